@@ -1,0 +1,260 @@
+"""The batched market simulator: B paths × N agents in torch (MODEL.md §2, DESIGN.md).
+
+This module holds the market's dynamics and rewards, once. Solvers train by backpropagating
+through :meth:`BatchedMarket.step`; the RL interfaces are thin views of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .clearing import get_clearing_rule
+from .config import MarketConfig
+from .price import ClearingDrift, PriceMechanism
+from .state import MarketState
+
+__all__ = ["BatchedMarket", "StepResult"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one call of :meth:`BatchedMarket.step` returns.
+
+    Attributes:
+        state: the state after the step (at ``t_{k+1}``).
+        reward: utility increments ``r_n,k`` of MODEL.md §2, shape ``(B, N)``.
+        mu, sigma: the drift and volatility used over the step, shape ``(B,)``.
+        fills: executed rates ``φ̇_k`` after the clearing rule, shape ``(B, N)``.
+        imbalance: submitted imbalance ``Σ_n rate_n / N``, shape ``(B,)``.
+        done: ``True`` once ``k = K``.
+    """
+
+    state: MarketState
+    reward: Tensor
+    mu: Tensor
+    sigma: Tensor
+    fills: Tensor
+    imbalance: Tensor
+    done: bool
+
+
+class BatchedMarket:
+    """B independent paths of the N-agent market of MODEL.md §1, discretised as in §2.
+
+    Per step k, with ``(μ_k, σ_k)`` from the price mechanism (or passed to :meth:`step`)
+    and fills ``φ̇_k`` from the submitted rates by the clearing rule::
+
+        r_n,k   = (μ_k φ_n,k − (γ_n/2)(σ_k φ_n,k + ξ_n W_k)² − (λ/2)|φ̇_n,k|^q) Δt
+        S_{k+1} = S_k + μ_k Δt + σ_k ΔW_k,  φ_{k+1} = φ_k + φ̇_k Δt,  W_{k+1} = W_k + ΔW_k
+
+    Every operation is out of place, so a whole rollout is differentiable with respect to
+    the rates and the price inputs. Only time is looped over, by the caller.
+
+    Args:
+        config: the market parameters.
+        batch_size: number of paths B.
+        price: the price mechanism (default :class:`ClearingDrift` with ``σ = α``).
+        clearing: quantity-clearing rule, ``"project"`` (default), ``"residual"`` or ``"none"``.
+        device: torch device of every tensor (``"cpu"``, ``"cuda"``, …).
+        dtype: floating dtype (``torch.float32`` default; ``torch.float64`` for truths).
+        seed: seed of the market's own generator; ``reset(seed=...)`` overrides it.
+        validate: check the shape and finiteness of submitted rates at each step
+            (one cheap reduction; switch off in tight training loops).
+    """
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        batch_size: int,
+        *,
+        price: PriceMechanism | None = None,
+        clearing: str = "project",
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+        seed: int | None = 0,
+        validate: bool = True,
+    ) -> None:
+        if not isinstance(config, MarketConfig):
+            raise ValueError(f"config must be a MarketConfig, got {type(config).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            raise ValueError(f"dtype must be a floating torch dtype, got {dtype}")
+        self.config = config
+        self.batch_size = batch_size
+        self.price = ClearingDrift() if price is None else price
+        self.clearing = clearing
+        self._clear = get_clearing_rule(clearing)
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.validate = validate
+        self.n_agents = config.n_agents
+        self.n_steps = config.n_steps
+        self.dt = config.dt
+        self.gamma = torch.tensor(config.gamma, dtype=dtype, device=self.device)
+        self.xi = torch.tensor(config.xi, dtype=dtype, device=self.device)
+        self.phi0 = torch.tensor(config.phi0, dtype=dtype, device=self.device)
+        self._half_gamma_dt = self.gamma * (0.5 * self.dt)
+        self._half_lam_dt = 0.5 * config.lam * self.dt
+        self._quadratic = config.cost_power == 2.0
+        self._mean_weights = torch.full(
+            (self.n_agents,), 1.0 / self.n_agents, dtype=dtype, device=self.device
+        )
+        self.gamma_xi = float(sum(g * x for g, x in zip(config.gamma, config.xi)))
+        self._seed = seed
+        self._generator = self._make_generator(seed)
+        self.noise: Tensor | None = None
+        self.state: MarketState | None = None
+        self.S0: Tensor | None = None
+
+    # ----- setup ---------------------------------------------------------------------------
+    def _make_generator(self, seed: int | None) -> torch.Generator:
+        gen = torch.Generator(device="cpu")
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        return gen
+
+    def sample_noise(self, generator: torch.Generator | None = None) -> Tensor:
+        """Brownian increments ``ΔW`` of shape ``(B, K)``.
+
+        Drawn on the CPU in float64 from the generator, then moved, so a seed gives the same
+        paths on every device and dtype (to the dtype's precision).
+        """
+        gen = self._generator if generator is None else generator
+        z = torch.randn(self.batch_size, self.n_steps, generator=gen, dtype=torch.float64)
+        return (z * math.sqrt(self.dt)).to(device=self.device, dtype=self.dtype)
+
+    def reset(
+        self,
+        seed: int | None = None,
+        noise: Tensor | None = None,
+        S0: float | Tensor | None = None,
+    ) -> MarketState:
+        """Start new paths at ``t = 0``: ``W = 0``, ``S = S_0``, ``φ = φ_0``.
+
+        Args:
+            seed: reseed the market's generator before drawing the noise.
+            noise: use these increments ``ΔW`` (shape ``(B, K)``) instead of drawing.
+            S0: initial price (a float, 0-d or ``(B,)`` tensor); default the price
+                mechanism's ``S0``, else the frictionless ``(β − γ̄α²s)T``.
+        """
+        if seed is not None:
+            self._generator = self._make_generator(seed)
+        if noise is None:
+            noise = self.sample_noise()
+        else:
+            expected = (self.batch_size, self.n_steps)
+            if tuple(noise.shape) != expected:
+                raise ValueError(f"noise must have shape {expected}, got {tuple(noise.shape)}")
+            noise = noise.to(device=self.device, dtype=self.dtype)
+        self.noise = noise
+        if S0 is None:
+            S0 = getattr(self.price, "S0", None)
+        if S0 is None:
+            c = self.config
+            S0 = (c.beta - c.gamma_bar * c.alpha**2 * c.supply) * c.horizon
+        S0 = torch.as_tensor(S0, dtype=self.dtype, device=self.device)
+        self.S0 = S0
+        B = self.batch_size
+        zeros = torch.zeros(B, dtype=self.dtype, device=self.device)
+        self.state = MarketState(
+            k=0,
+            t=0.0,
+            W=zeros,
+            S=zeros + S0,
+            phi=self.phi0.expand(B, self.n_agents),
+        )
+        return self.state
+
+    # ----- dynamics ------------------------------------------------------------------------
+    def _check_rates(self, rates: Tensor) -> None:
+        expected = (self.batch_size, self.n_agents)
+        if not isinstance(rates, Tensor):
+            raise ValueError(f"rates must be a torch.Tensor of shape {expected}, got {type(rates)}")
+        if tuple(rates.shape) != expected:
+            raise ValueError(f"rates must have shape {expected} (B, N), got {tuple(rates.shape)}")
+        if not bool(torch.isfinite(rates).all()):
+            bad = (~torch.isfinite(rates)).nonzero()[0].tolist()
+            raise ValueError(
+                f"rates must be finite, got {rates[bad[0], bad[1]].item()} at path {bad[0]}, "
+                f"agent {bad[1]}"
+            )
+
+    def step(
+        self, rates: Tensor, mu: Tensor | None = None, sigma: Tensor | None = None
+    ) -> StepResult:
+        """Advance every path by one step.
+
+        Args:
+            rates: submitted trading rates, shape ``(B, N)``.
+            mu, sigma: the price over this step, shape ``(B,)`` (or scalars); if omitted,
+                the price mechanism sets them from the current state.
+        """
+        state = self.state
+        if state is None:
+            raise RuntimeError("call reset() before step()")
+        k = state.k
+        if k >= self.n_steps:
+            raise RuntimeError(
+                f"the episode is over (k = K = {self.n_steps}); call reset() to start again"
+            )
+        if self.validate:
+            self._check_rates(rates)
+        if mu is None or sigma is None:
+            p_mu, p_sigma = self.price(state, self)
+            mu = p_mu if mu is None else mu
+            sigma = p_sigma if sigma is None else sigma
+        W, S, phi = state.W, state.S, state.phi
+        mu = torch.as_tensor(mu, dtype=self.dtype, device=self.device).expand_as(W)
+        sigma = torch.as_tensor(sigma, dtype=self.dtype, device=self.device).expand_as(W)
+
+        imbalance = rates @ self._mean_weights  # Σ_n rate_n / N, as one matrix-vector product
+        fills = self._clear(rates, imbalance)
+        exposure = torch.addcmul(self.xi * W.unsqueeze(-1), sigma.unsqueeze(-1), phi)
+        mu_dt = mu * self.dt
+        # reward = μΔt φ − (γΔt/2) exposure² − (λΔt/2)|φ̇|^q, fused into few kernels
+        reward = torch.addcmul(
+            phi * mu_dt.unsqueeze(-1), exposure * self._half_gamma_dt, exposure, value=-1.0
+        )
+        if self._quadratic:
+            reward = torch.addcmul(reward, fills, fills, value=-self._half_lam_dt)
+        else:
+            reward = reward - self._half_lam_dt * fills.abs().pow(self.config.cost_power)
+        dW = self.noise[:, k]
+        next_state = MarketState(
+            k=k + 1,
+            t=(k + 1) * self.dt,
+            W=W + dW,
+            S=torch.addcmul(S + mu_dt, sigma, dW),
+            phi=torch.add(phi, fills, alpha=self.dt),
+        )
+        self.state = next_state
+        return StepResult(
+            state=next_state,
+            reward=reward,
+            mu=mu,
+            sigma=sigma,
+            fills=fills,
+            imbalance=imbalance,
+            done=next_state.k == self.n_steps,
+        )
+
+    def terminal_payoff(self, W: Tensor | None = None) -> Tensor:
+        """``𝔖 = βT + αW_T`` per path (MODEL.md §1); default from the current state."""
+        if W is None:
+            if self.state is None:
+                raise RuntimeError("call reset() first")
+            W = self.state.W
+        return self.config.beta * self.config.horizon + self.config.alpha * W
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchedMarket(N={self.n_agents}, B={self.batch_size}, K={self.n_steps}, "
+            f"clearing={self.clearing!r}, device={self.device}, dtype={self.dtype})"
+        )

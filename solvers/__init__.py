@@ -1,0 +1,14 @@
+"""solvers: equilibrium solutions of the market of MODEL.md, all judged by one `evaluate`."""
+
+from .analytic import FrictionlessSolution, RiccatiSolution
+from .base import Solution, evaluate, load_solution, register_solution, simulate
+
+__all__ = [
+    "FrictionlessSolution",
+    "RiccatiSolution",
+    "Solution",
+    "evaluate",
+    "load_solution",
+    "register_solution",
+    "simulate",
+]

@@ -1,0 +1,11 @@
+"""Analytic benchmarks: frictionless (MODEL.md §3), Riccati (§4), leading order (§5)."""
+
+from .frictionless import FrictionlessSolution
+from .riccati import RiccatiCoefficients, RiccatiSolution, riccati_coefficients
+
+__all__ = [
+    "FrictionlessSolution",
+    "RiccatiCoefficients",
+    "RiccatiSolution",
+    "riccati_coefficients",
+]

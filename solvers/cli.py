@@ -1,0 +1,170 @@
+"""The ``market-eq`` command: evaluate benchmarks and saved solutions (and, as they land,
+solve, compare, exploit). ``market-eq --help`` lists the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from market_env import PRESETS, MarketConfig, get_preset, load_config
+
+from .base import Solution, evaluate, load_solution
+
+__all__ = ["main", "NAMED_SOLUTIONS", "build_named_solution", "add_market_arguments"]
+
+
+def _leading_order(config: MarketConfig) -> Solution:
+    from .analytic import LeadingOrderSolution
+
+    return LeadingOrderSolution(config)
+
+
+def _leading_order_paper(config: MarketConfig) -> Solution:
+    from .analytic import LeadingOrderSolution
+
+    return LeadingOrderSolution(config, paper_variant=True)
+
+
+def _frictionless(config: MarketConfig) -> Solution:
+    from .analytic import FrictionlessSolution
+
+    return FrictionlessSolution(config)
+
+
+def _riccati(config: MarketConfig) -> Solution:
+    from .analytic import RiccatiSolution
+
+    return RiccatiSolution(config)
+
+
+#: Benchmarks the CLI can build from a config by name.
+NAMED_SOLUTIONS: dict[str, Callable[[MarketConfig], Solution]] = {
+    "frictionless": _frictionless,
+    "riccati": _riccati,
+    "leading-order": _leading_order,
+    "leading-order-paper": _leading_order_paper,
+}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2, no traceback."""
+
+
+def build_named_solution(name: str, config: MarketConfig) -> Solution:
+    """A benchmark by name, or a saved solution from a directory."""
+    if name in NAMED_SOLUTIONS:
+        return NAMED_SOLUTIONS[name](config)
+    if Path(name).is_dir():
+        return load_solution(name)
+    raise CLIError(
+        f"--solution must be one of {sorted(NAMED_SOLUTIONS)} or a saved solution directory, "
+        f"got {name!r}"
+    )
+
+
+def add_market_arguments(parser: argparse.ArgumentParser, default_preset: str | None) -> None:
+    """``--preset NAME`` / ``--config FILE.json`` (mutually exclusive)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--preset",
+        default=None,
+        help=f"market preset, one of {sorted(PRESETS)}"
+        + (f" (default {default_preset})" if default_preset else ""),
+    )
+    group.add_argument("--config", default=None, help="market config JSON file")
+    parser.set_defaults(_default_preset=default_preset)
+
+
+def market_from_args(args: argparse.Namespace) -> MarketConfig | None:
+    if args.config is not None:
+        return load_config(args.config)
+    name = args.preset or args._default_preset
+    return None if name is None else get_preset(name)
+
+
+def _format_table(metrics: dict[str, Any]) -> str:
+    rows = [
+        ("solution", metrics.get("solution")),
+        ("paths / seed", f"{metrics['n_paths']} / {metrics['seed']}"),
+        ("S0", f"{metrics['S0']:.6f}"),
+        ("mu0", f"{metrics['mu0']:.6f}"),
+        ("sigma0", f"{metrics['sigma0']:.6f}"),
+        ("utility (sum)", f"{metrics['utility_sum']:.4f} ± {metrics['utility_sum_se']:.4f}"),
+        ("clearing error", f"{metrics['clearing_error']:.3e}"),
+        ("terminal error", f"{metrics['terminal_error']:.3e}"),
+    ]
+    for n, (u, se) in enumerate(zip(metrics["utility_per_agent"], metrics["utility_se_per_agent"])):
+        rows.append((f"utility agent {n}", f"{u:.4f} ± {se:.4f}"))
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    config = market_from_args(args)
+    if config is None and not Path(args.solution).is_dir():
+        raise CLIError("give --preset NAME or --config FILE.json (or a saved --solution DIR)")
+    if config is None:
+        solution = load_solution(args.solution)
+        config = solution.config
+    else:
+        solution = build_named_solution(args.solution, config)
+    metrics = evaluate(solution, config, n_paths=args.paths, seed=args.seed)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(_format_table(metrics))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="market-eq",
+        description="Market equilibria with trading frictions (see MODEL.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="roll a solution out on seeded paths and print its metrics",
+        description="Roll a benchmark or a saved solution out in the batched market and "
+        "print S0, mu0, sigma0, utilities, clearing and terminal errors.",
+    )
+    ev.add_argument(
+        "--solution",
+        required=True,
+        help=f"one of {sorted(NAMED_SOLUTIONS)}, or a directory written by `market-eq solve`",
+    )
+    add_market_arguments(ev, default_preset=None)
+    ev.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, ValueError) as exc:
+        print(f"market-eq {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
