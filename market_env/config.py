@@ -62,7 +62,8 @@ class MarketConfig:
                 continue
             if len(value) != n:
                 raise ValueError(
-                    f"{name} must have one entry per agent (len(gamma) = {n}), got length {len(value)}"
+                    f"{name} must have one entry per agent (len(gamma) = {n}), "
+                    f"got length {len(value)}"
                 )
             for i, v in enumerate(value):
                 if not math.isfinite(v):

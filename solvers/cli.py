@@ -143,7 +143,69 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
+    add_exploit_parser(sub)
     return parser
+
+
+def cmd_exploit(args: argparse.Namespace) -> int:
+    from .exploitability import exploitability
+
+    config = market_from_args(args)
+    if config is None:
+        if not Path(args.solution).is_dir():
+            raise CLIError("give --preset NAME or --config FILE.json (or a saved --solution DIR)")
+        solution = load_solution(args.solution)
+    else:
+        solution = build_named_solution(args.solution, config)
+    result = exploitability(
+        solution,
+        n_paths=args.paths,
+        seed=args.seed,
+        iterations=args.iterations,
+        train_paths=args.train_paths,
+        progress=not args.json,
+    )
+    out = result.to_dict()
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(
+        f"exploitability of {solution.kind} ({out['n_paths']} paths, seed {out['seed']}, "
+        f"{out['iterations']} best-response iterations)"
+    )
+    print(f"{'agent':>5}  {'utility':>12}  {'gain':>11}  {'± s.e.':>9}  {'gain/|utility|':>14}")
+    for n, (u, g, se, rel) in enumerate(
+        zip(
+            out["utility_per_agent"],
+            out["gain_per_agent"],
+            out["gain_se_per_agent"],
+            out["relative_gain_per_agent"],
+        )
+    ):
+        print(f"{n:>5}  {u:>12.5f}  {g:>11.3e}  {se:>9.1e}  {rel:>14.2e}")
+    return 0
+
+
+def add_exploit_parser(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser(
+        "exploit",
+        help="certify a solution: each agent's gain from a trained best response",
+        description="Train, for each agent, a price-taking best response to the solution by "
+        "differentiable rollouts, and report the utility gain over the solution's own "
+        "strategy on common evaluation paths (an equilibrium has gain ~ 0).",
+    )
+    ex.add_argument(
+        "--solution",
+        required=True,
+        help=f"one of {sorted(NAMED_SOLUTIONS)}, or a saved solution directory",
+    )
+    add_market_arguments(ex, default_preset=None)
+    ex.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
+    ex.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
+    ex.add_argument("--iterations", type=int, default=300, help="best-response Adam steps")
+    ex.add_argument("--train-paths", type=_positive_int, default=512, help="paths per step")
+    ex.add_argument("--json", action="store_true", help="print one JSON object")
+    ex.set_defaults(func=cmd_exploit)
 
 
 def _positive_int(text: str) -> int:
