@@ -1,10 +1,11 @@
 """solvers: equilibrium solutions of the market of MODEL.md, all judged by one `evaluate`."""
 
-from .analytic import FrictionlessSolution, RiccatiSolution
+from .analytic import FrictionlessSolution, LeadingOrderSolution, RiccatiSolution
 from .base import Solution, evaluate, load_solution, register_solution, simulate
 
 __all__ = [
     "FrictionlessSolution",
+    "LeadingOrderSolution",
     "RiccatiSolution",
     "Solution",
     "evaluate",

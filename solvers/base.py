@@ -58,6 +58,11 @@ class Solution(ABC):
         self.config = config
 
     @property
+    def label(self) -> str:
+        """Display name in tables and JSON (``kind`` unless a variant says otherwise)."""
+        return self.kind
+
+    @property
     @abstractmethod
     def S0(self) -> float:
         """The solution's own initial price ``S_0``."""
@@ -172,7 +177,7 @@ def evaluate(
     traj = simulate(solution, n_paths, seed, config=config, device=device, dtype=dtype)
     metrics = compute_metrics(traj)
     metrics.update(
-        solution=solution.kind,
+        solution=solution.label,
         seed=seed,
         eval_seconds=time.perf_counter() - start,
     )

@@ -1,0 +1,175 @@
+"""The leading-order equilibrium for power costs and two agents (MODEL.md §5), as a Solution.
+
+The numerics (the BVP for ``g``, the constants, the law of the deviation chain) live in
+:mod:`solvers.analytic.leading_order_numerics`; this module evaluates them in torch on the
+market's state, so the benchmark runs in :class:`BatchedMarket` on any device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from market_env import ClearingDrift, MarketConfig, MarketState, PriceMechanism
+
+from ..base import Solution, register_solution
+from .leading_order_numerics import (
+    GProfile,
+    LeadingOrderCoefficients,
+    expected_sigma_squared_path,
+    leading_order_coefficients,
+    solve_g,
+)
+
+__all__ = ["LeadingOrderSolution", "TorchGProfile"]
+
+
+class TorchGProfile:
+    """``g`` and ``g'`` of a :class:`GProfile` evaluated in torch (any device and dtype).
+
+    Both are cubic Hermite interpolants on a uniform grid of ``[0, x_max]`` built from the
+    profile's own ``(g, g', g'')`` (error ~h⁴, below 1e-10 at the default 20001 nodes), with
+    the odd extension and the far-field formula beyond ``x_max`` of MODEL.md §5.
+    """
+
+    def __init__(self, profile: GProfile, n_nodes: int = 20001) -> None:
+        self.profile = profile
+        self.q = profile.q
+        self.x_max = profile.x_max
+        x = np.linspace(0.0, profile.x_max, n_nodes)
+        self.h = float(x[1] - x[0])
+        self._np = (profile.g(x), profile.dg(x), profile.d2g(x))
+        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor, Tensor]] = {}
+        q = profile.q
+        self._far_scale = q * (q - 1.0) ** ((1.0 - q) / q)
+        self._far_power = 2.0 * (q - 1.0) / q
+
+    def _tables(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        key = (like.device, like.dtype)
+        if key not in self._cache:
+            self._cache[key] = tuple(
+                torch.as_tensor(a, dtype=like.dtype, device=like.device) for a in self._np
+            )
+        return self._cache[key]
+
+    def _hermite(self, x: Tensor, f: Tensor, df: Tensor) -> Tensor:
+        """Cubic Hermite interpolation of ``(f, f')`` tables at ``0 ≤ x ≤ x_max``."""
+        u = x / self.h
+        i = u.floor().clamp(max=f.shape[0] - 2).long()
+        t = u - i
+        t2, t3 = t * t, t * t * t
+        h00 = 2 * t3 - 3 * t2 + 1
+        h10 = t3 - 2 * t2 + t
+        h01 = -2 * t3 + 3 * t2
+        h11 = t3 - t2
+        return h00 * f[i] + h10 * self.h * df[i] + h01 * f[i + 1] + h11 * self.h * df[i + 1]
+
+    def g_and_dg(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``g(x)`` (odd) and ``g'(x)`` (even) for any real tensor ``x``."""
+        g_tab, dg_tab, d2g_tab = self._tables(x)
+        a = x.abs()
+        inside = a <= self.x_max
+        a_in = a.clamp(max=self.x_max)
+        g_in = self._hermite(a_in, g_tab, dg_tab)
+        dg_in = self._hermite(a_in, dg_tab, d2g_tab)
+        a_out = a.clamp(min=self.x_max)
+        g_out = -self._far_scale * a_out.pow(self._far_power)
+        dg_out = -self._far_scale * self._far_power * a_out.pow(self._far_power - 1.0)
+        g_abs = torch.where(inside, g_in, g_out)
+        return torch.sign(x) * g_abs, torch.where(inside, dg_in, dg_out)
+
+
+def _check_two_agent(config: MarketConfig) -> None:
+    if config.n_agents != 2:
+        raise ValueError(
+            f"the leading-order benchmark is for N = 2 agents, got N = {config.n_agents} "
+            "(use a neural solver, or the frictionless benchmark)"
+        )
+    xi1, xi2 = config.xi
+    if abs(xi1 + xi2) > 1e-12 * max(1.0, abs(xi1)) or xi1 == 0.0:
+        raise ValueError(
+            f"the leading-order benchmark needs xi = (ξ, −ξ) with ξ != 0, got xi = {config.xi}"
+        )
+
+
+@register_solution
+class LeadingOrderSolution(Solution):
+    """Leading-order equilibrium for N = 2, ``q ∈ (1, 2]`` (exact stationary answer at q = 2).
+
+    With ``Δφ_1 = φ_1 − φ̄_1`` and ``φ̄_1 = γ̄s/γ_1 − (ξ/α)W``: agent 1 trades at the
+    leading-order rate ``φ̇_1(Δφ_1)``, agent 2 at ``−φ̇_1``; ``σ = σ_LO(Δφ_1)`` (state
+    dependent) and ``μ`` is the clearing drift, which for two agents equals ``μ_LO`` of
+    MODEL.md §5 identically. ``S_0 = βT − γ̄ s Σ_k E[σ_k²] Δt`` with the expectation
+    computed by propagating the law of ``Δφ_1`` on a grid (deterministic).
+
+    Args:
+        config: a two-agent market with ``ξ_2 = −ξ_1``.
+        paper_variant: reproduce the paper's benchmark (MODEL.md §5: rate without ``/q``,
+            ``λ → 2λ/q`` in the constants, ``σ`` held at its ``t = 0`` value). Labelled
+            ``leading-order-paper``; kept for side-by-side tables only.
+    """
+
+    kind = "leading-order"
+
+    def __init__(self, config: MarketConfig, paper_variant: bool = False) -> None:
+        super().__init__(config)
+        _check_two_agent(config)
+        self.paper_variant = bool(paper_variant)
+        c = config
+        self.coefficients: LeadingOrderCoefficients = leading_order_coefficients(
+            c.gamma[0], c.gamma[1], c.xi[0], c.lam, c.cost_power, c.alpha,
+            paper_variant=self.paper_variant,
+        )  # fmt: skip
+        self.profile = solve_g(c.cost_power)
+        self._g = TorchGProfile(self.profile)
+        self.sigma0 = c.alpha + self.coefficients.sigma_prefactor * float(self.profile.dg(0.0))
+        if self.paper_variant:
+            sigma2_sum = self.sigma0**2 * c.n_steps
+        else:
+            sigma2 = expected_sigma_squared_path(
+                self.coefficients, self.profile, c.alpha, c.xi[0], c.n_steps, c.dt
+            )
+            sigma2_sum = float(np.sum(sigma2))
+        self._S0 = c.beta * c.horizon - c.gamma_bar * c.supply * sigma2_sum * c.dt
+        self._target0 = c.supply * c.gamma_bar / c.gamma[0]
+        self._rate_power = 1.0 / (c.cost_power - 1.0)
+        self._g_divisor = 1.0 if self.paper_variant else c.cost_power
+
+    @property
+    def label(self) -> str:
+        return "leading-order-paper" if self.paper_variant else "leading-order"
+
+    @property
+    def S0(self) -> float:
+        return self._S0
+
+    def params(self) -> dict:
+        return {"paper_variant": self.paper_variant}
+
+    def deviation(self, state: MarketState) -> Tensor:
+        """``Δφ_1 = φ_1 − (γ̄s/γ_1 − (ξ/α) W)``, shape ``(B,)``."""
+        c = self.config
+        return state.phi[:, 0] - (self._target0 - (c.xi[0] / c.alpha) * state.W)
+
+    def sigma(self, state: MarketState) -> Tensor:
+        """``σ_LO(Δφ_1)`` (or the constant ``σ_0`` in the paper's variant), shape ``(B,)``."""
+        if self.paper_variant:
+            return torch.full_like(state.W, self.sigma0)
+        _, dg = self._g.g_and_dg(self.coefficients.c * self.deviation(state))
+        return self.config.alpha + self.coefficients.sigma_prefactor * dg
+
+    def price(self) -> PriceMechanism:
+        return ClearingDrift(volatility=self.sigma, S0=self.S0)
+
+    def policy(self, state: MarketState) -> Tensor:
+        delta = self.deviation(state)
+        g, _ = self._g.g_and_dg(self.coefficients.c * delta)
+        magnitude = (g.abs() / self._g_divisor).pow(self._rate_power)
+        rate1 = -torch.sign(delta) * self.coefficients.rate_prefactor * magnitude
+        return torch.stack([rate1, -rate1], dim=-1)
+
+    def __repr__(self) -> str:
+        return (
+            f"LeadingOrderSolution(q={self.config.cost_power}, paper_variant={self.paper_variant})"
+        )

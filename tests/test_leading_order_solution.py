@@ -1,0 +1,82 @@
+"""The leading-order benchmark as a Solution rolled out in the market (MODEL.md §5, §6)."""
+
+import numpy as np
+import pytest
+import torch
+
+from market_env import MarketConfig, get_preset
+from solvers import LeadingOrderSolution, evaluate, simulate
+from solvers.analytic.leading_order_numerics import lo_rate, lo_sigma
+
+
+@pytest.fixture(scope="module")
+def lo():
+    return LeadingOrderSolution(get_preset("power-2"))
+
+
+def test_power2_numbers(lo):
+    m = evaluate(lo, n_paths=500, seed=0)
+    assert m["sigma0"] == pytest.approx(1.0612, abs=1e-3)
+    assert m["mu0"] == pytest.approx(0.7507, abs=1e-3)
+    assert m["S0"] == pytest.approx(0.5045, abs=2e-3)
+    assert m["clearing_error"] == 0.0
+    assert m["solution"] == "leading-order"
+
+
+def test_paper_variant_reproduces_the_papers_numbers():
+    paper = LeadingOrderSolution(get_preset("power-2"), paper_variant=True)
+    m = evaluate(paper, n_paths=100, seed=0)
+    assert m["sigma0"] == pytest.approx(1.0721, abs=1e-4)
+    assert m["mu0"] == pytest.approx(0.7663, abs=1e-4)
+    assert m["solution"] == "leading-order-paper"
+
+
+def test_rollout_reproduces_the_benchmark_formulas(lo):
+    """The torch evaluation inside the market matches the numpy formulas on recorded states."""
+    traj = simulate(lo, 64, seed=3)
+    c = lo.config
+    W = traj.W[:, :-1].numpy()
+    delta = traj.phi[:, :-1, 0].numpy() - (c.supply * c.gamma_bar / c.gamma[0] - c.xi[0] / c.alpha * W)
+    rate = lo_rate(delta, lo.coefficients, lo.profile)
+    sigma = lo_sigma(delta, lo.coefficients, lo.profile)
+    np.testing.assert_allclose(traj.fills[..., 0].numpy(), rate, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(traj.fills[..., 1].numpy(), -rate, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(traj.sigma.numpy(), sigma, rtol=1e-10)
+    # μ is μ_LO of MODEL.md §5 (which equals the two-agent clearing drift)
+    g1, g2 = c.gamma
+    xi = c.xi[0]
+    mu_lo = (c.gamma_bar * c.supply * sigma**2 + 0.5 * (g1 - g2) * sigma**2 * delta
+             + 0.5 * xi * (sigma / c.alpha) * (g1 - g2) * (c.alpha - sigma) * W)
+    np.testing.assert_allclose(traj.mu.numpy(), mu_lo, rtol=1e-9, atol=1e-12)
+    assert float(traj.sigma.std()) > 1e-3  # σ really is state dependent
+
+
+def test_quadratic_limit_is_the_exact_stationary_answer():
+    c = MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -3.0), lam=1e-2, cost_power=2.0, horizon=0.4)
+    sol = LeadingOrderSolution(c)
+    traj = simulate(sol, 32, seed=0)
+    gamma = 1.5
+    delta = traj.phi[:, :-1, 0] - (c.supply * c.gamma_bar / 1.0 - 3.0 * traj.W[:, :-1])
+    torch.testing.assert_close(traj.fills[..., 0], -np.sqrt(gamma / c.lam) * delta)
+    torch.testing.assert_close(traj.sigma, torch.full_like(traj.sigma, 1.122474), atol=1e-6, rtol=0)
+
+
+def test_utility_beats_the_papers_overtrading_rate():
+    """The paper's rate over-trades by q^(1/(q−1)) (MODEL.md §5): on common paths the
+    corrected rate gives the agents a higher summed utility."""
+    c = get_preset("power-2")
+    right = LeadingOrderSolution(c)
+    class OverTrading(LeadingOrderSolution):
+        kind = "test-overtrading"
+        def policy(self, state):
+            return 1.5**2 * super().policy(state)
+    m_right = evaluate(right, n_paths=4000, seed=1)
+    m_over = evaluate(OverTrading(c), n_paths=4000, seed=1)
+    assert sum(m_right["utility_per_agent"]) > sum(m_over["utility_per_agent"]) + 3 * m_right["utility_sum_se"]
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="N = 2 agents, got N = 10"):
+        LeadingOrderSolution(get_preset("power-10"))
+    with pytest.raises(ValueError, match=r"xi = \(ξ, −ξ\)"):
+        LeadingOrderSolution(MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -2.0), cost_power=1.5))
