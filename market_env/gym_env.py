@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .config import MarketConfig
-from .observation import MarketView, rate_action_space, trader_observation_space
+from .observation import MarketView, rate_action_space, step_info, trader_observation_space
 from .pettingzoo_env import RENDER_MODES, _check_render_mode, action_to_array, trader_name
 from .policy import resolve_config, resolve_others, resolve_price
 
@@ -146,16 +146,7 @@ class FrictionalMarketEnv(gymnasium.Env):
             raise ValueError(f"the others' policy returned non-finite rates {rates.tolist()}")
         res = view.step(rates).result
         n = self.agent
-        info = {
-            "k": res.state.k,
-            "t": res.state.t,
-            "mu": float(res.mu[0]),
-            "sigma": float(res.sigma[0]),
-            "S": float(res.state.S[0]),
-            "imbalance": float(res.imbalance[0]),
-            "order": float(own[0, 0]),
-            "fill": float(res.fills[0, n]),
-        }
+        info = {**step_info(res), "order": float(own[0, 0]), "fill": float(res.fills[0, n])}
         if self.render_mode == "human":
             self.render()
         return self._obs(), float(res.reward[0, n]), res.done, False, info

@@ -60,6 +60,7 @@ __all__ = [
     "market_observation_space",
     "observation_size",
     "rate_action_space",
+    "step_info",
     "trader_observation_space",
     "trader_observations",
 ]
@@ -142,6 +143,19 @@ def default_max_rate(config: MarketConfig) -> float:
 def rate_action_space(max_rate: float) -> spaces.Box:
     """``Box(−max_rate, max_rate, (1,), float32)``: one agent's trading rate."""
     return spaces.Box(-max_rate, max_rate, shape=(1,), dtype=np.float32)
+
+
+def step_info(res: StepResult, path: int = 0) -> dict:
+    """The per-step info every single-path interface reports for path ``path``: step index,
+    time, the price (``mu``, ``sigma``, ``S``) and the submitted ``imbalance``."""
+    return {
+        "k": res.state.k,
+        "t": res.state.t,
+        "mu": float(res.mu[path]),
+        "sigma": float(res.sigma[path]),
+        "S": float(res.state.S[path]),
+        "imbalance": float(res.imbalance[path]),
+    }
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .observation import (
     MarketView,
     market_observation_space,
     rate_action_space,
+    step_info,
     trader_observation_space,
 )
 from .policy import resolve_config, resolve_price
@@ -200,14 +201,7 @@ class MarketParallelEnv(ParallelEnv):
         res = vs.result
         reward = res.reward[0].tolist()
         rewards = {name: reward[n] for n, name in enumerate(self.traders)}
-        common = {
-            "k": res.state.k,
-            "t": res.state.t,
-            "mu": float(res.mu[0]),
-            "sigma": float(res.sigma[0]),
-            "S": float(res.state.S[0]),
-            "imbalance": float(res.imbalance[0]),
-        }
+        common = step_info(res)
         fills = res.fills[0].tolist()
         orders = checked[0].tolist()
         infos = {
