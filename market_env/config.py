@@ -114,6 +114,16 @@ class MarketConfig:
         return tuple(self.supply * self.gamma_bar / g for g in self.gamma)
 
     @property
+    def mu_bar(self) -> float:
+        """Frictionless drift ``μ̄ = γ̄α²s`` (MODEL.md §3)."""
+        return self.gamma_bar * self.alpha**2 * self.supply
+
+    @property
+    def frictionless_S0(self) -> float:
+        """Frictionless initial price ``S_0 = (β − γ̄α²s)T`` (MODEL.md §3)."""
+        return (self.beta - self.mu_bar) * self.horizon
+
+    @property
     def xi_sum(self) -> float:
         """Σ_n ξ_n (zero for every preset)."""
         return math.fsum(self.xi)

@@ -103,6 +103,4 @@ class ClearingDrift:
 
 def frictionless_price(config) -> ExogenousPrice:
     """The frictionless price of MODEL.md §3: ``σ = α``, ``μ = γ̄α²s``, ``S_0 = (β − γ̄α²s)T``."""
-    mu_bar = config.gamma_bar * config.alpha**2 * config.supply
-    S0 = (config.beta - mu_bar) * config.horizon
-    return ExogenousPrice(lambda state: (mu_bar, config.alpha), S0=S0)
+    return ExogenousPrice(lambda state: (config.mu_bar, config.alpha), S0=config.frictionless_S0)

@@ -3,6 +3,7 @@ persistence, and the single :func:`evaluate` that every method is judged by (MOD
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from abc import ABC, abstractmethod
@@ -25,6 +26,8 @@ from market_env import (
 __all__ = ["Solution", "evaluate", "simulate", "load_solution", "register_solution"]
 
 _REGISTRY: dict[str, type[Solution]] = {}
+#: Kinds registered by modules slow to import (Stable-Baselines3), imported on first load.
+_LAZY_KINDS = {"sb3-learners": "solvers.rl.learners"}
 
 SPEC_FILE = "solution.json"
 WEIGHTS_FILE = "weights.pt"
@@ -120,6 +123,8 @@ def load_solution(directory: str | Path, map_location: str | torch.device = "cpu
         raise ValueError(f"{str(directory)!r} holds no saved solution ({SPEC_FILE} missing)")
     spec = json.loads(spec_path.read_text())
     kind = spec.get("kind")
+    if kind not in _REGISTRY and kind in _LAZY_KINDS:
+        importlib.import_module(_LAZY_KINDS[kind])
     if kind not in _REGISTRY:
         raise ValueError(f"unknown solution kind {kind!r}; known kinds: {sorted(_REGISTRY)}")
     config = MarketConfig.from_dict(spec["config"])

@@ -13,6 +13,7 @@ from typing import Any
 from market_env import PRESETS, MarketConfig, get_preset, load_config
 
 from .base import Solution, evaluate, load_solution
+from .compare import add_compare_parser
 
 __all__ = ["main", "NAMED_SOLUTIONS", "build_named_solution", "add_market_arguments"]
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
     add_exploit_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 

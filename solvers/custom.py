@@ -62,8 +62,7 @@ class PolicySolution(Solution):
     def S0(self) -> float:
         S0 = getattr(self._price, "S0", None)
         if S0 is None:
-            c = self.config
-            return (c.beta - c.gamma_bar * c.alpha**2 * c.supply) * c.horizon
+            return self.config.frictionless_S0
         return float(S0)
 
     def price(self) -> PriceMechanism:

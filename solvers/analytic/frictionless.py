@@ -27,7 +27,7 @@ class FrictionlessSolution(Solution):
     def __init__(self, config: MarketConfig) -> None:
         super().__init__(config)
         self._price = frictionless_price(config)
-        self.mu_bar = config.gamma_bar * config.alpha**2 * config.supply
+        self.mu_bar = config.mu_bar
 
     @property
     def S0(self) -> float:

@@ -1,0 +1,503 @@
+"""Every method on one market, one table: the benchmark (Riccati truth or leading order), the
+neural solvers (Reinforced-GAN, Combo, Deep FBSDE) and the independent SB3 learners
+(issue 4), judged on common paths by the same metrics (MODEL.md §2) and by their
+exploitability (:func:`solvers.exploitability.exploitability`).
+
+``market-eq compare --preset quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]``;
+:func:`run_comparison` in Python; ``benchmarks/compare_learners.py`` runs both presets of
+the issue and writes ``benchmarks/results/``.
+
+Per method: train (wall time), roll out on ``n_paths`` paths of ``seed`` with
+:func:`solvers.base.simulate` (the benchmark on the same noise), :func:`market_env.
+compute_metrics`, :func:`market_env.path_errors` against the benchmark, and the best-response
+gains. Methods whose solver cannot be imported or fails are kept as rows with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from market_env import MarketConfig, Trajectory, compute_metrics, equilibrium_solution, path_errors
+
+from .base import Solution, simulate
+
+__all__ = [
+    "ALL_METHODS",
+    "NEURAL_METHODS",
+    "LEARNER_METHODS",
+    "CompareBudgets",
+    "run_comparison",
+    "format_markdown",
+    "plot_methods",
+    "add_compare_parser",
+]
+
+#: Neural solvers by method name -> ``solvers.neural`` solver name.
+NEURAL_METHODS = {"reinforced-gan": "reinforced-gan", "combo": "combo", "deep-fbsde": "fbsde"}
+#: Independent learners of the table (names of :data:`solvers.rl.METHODS`).
+LEARNER_METHODS = ("ppo-shared", "ppo-ibr", "sac-shared", "market-game")
+#: The table's methods, in order.
+ALL_METHODS = ("benchmark", *NEURAL_METHODS, *LEARNER_METHODS)
+
+
+def _known_methods() -> list[str]:
+    from .rl import METHODS
+
+    return ["benchmark", *NEURAL_METHODS, *METHODS]
+
+
+@dataclass
+class CompareBudgets:
+    """Training and certification budgets of a comparison.
+
+    Attributes:
+        timesteps: SB3 timesteps of each on-policy learner (PPO-shared, PPO-IBR, market game).
+        sac_timesteps: SB3 timesteps of each off-policy learner (SAC is ~20× slower per step).
+        neural_seconds: wall-clock cap of each neural solver (its schedule's ``max_seconds``).
+        neural_schedule: ``"default"`` (:func:`solvers.neural.default_schedule` with its
+            epochs per round scaled by ``neural_epoch_fraction``, same rounds) or ``"quick"``
+            (``solvers.neural.SCHEDULES["quick"]``).
+        neural_epoch_fraction: the scale of the default schedule's epochs per round.
+        exploit_iterations, exploit_train_paths: best-response training of the certificate.
+        n_paths, seed: the common evaluation paths (also those of the certificate).
+        train_seed: seed of every method's training (networks, training paths), kept apart
+            from the evaluation seed so no method trains on the evaluation paths.
+    """
+
+    timesteps: int = 2_000_000
+    sac_timesteps: int = 100_000
+    neural_seconds: float = 120.0
+    neural_schedule: str = "default"
+    neural_epoch_fraction: float = 0.15
+    exploit_iterations: int = 60
+    exploit_train_paths: int = 256
+    n_paths: int = 3000
+    seed: int = 0
+    train_seed: int = 1
+
+    @classmethod
+    def quick(cls, **changes: Any) -> CompareBudgets:
+        """Seconds per method: a smoke test, not a result."""
+        values = dict(
+            timesteps=2_000,
+            sac_timesteps=1_000,
+            neural_seconds=5.0,
+            neural_schedule="quick",
+            exploit_iterations=2,
+            exploit_train_paths=32,
+            n_paths=200,
+        )
+        values.update(changes)
+        return cls(**values)
+
+
+def _train(
+    name: str, config: MarketConfig, budgets: CompareBudgets, device: str, progress: bool
+) -> Solution:
+    if name == "benchmark":
+        return equilibrium_solution(config)
+    if name in NEURAL_METHODS:
+        from .neural import SCHEDULES, default_schedule, make_trainer
+
+        solver = NEURAL_METHODS[name]
+        if budgets.neural_schedule == "default":
+            schedule = default_schedule(solver)
+            f = budgets.neural_epoch_fraction
+            for key in ("gen_epochs", "disc_epochs"):
+                if hasattr(schedule, key):
+                    setattr(schedule, key, max(1, round(getattr(schedule, key) * f)))
+        else:
+            schedule = replace(SCHEDULES[budgets.neural_schedule])
+        if hasattr(schedule, "max_seconds"):
+            schedule.max_seconds = budgets.neural_seconds
+        trainer = make_trainer(
+            config,
+            solver,
+            schedule=schedule,
+            seed=budgets.train_seed,
+            device=device if device != "auto" else _auto_device(),
+            progress=False,
+        )
+        solution = trainer.train()
+        if hasattr(solution, "to"):
+            solution.to("cpu")
+        return solution
+    from .rl import METHODS, train_learners
+
+    algo = METHODS[name].algo
+    steps = budgets.timesteps if algo in ("ppo", "a2c") else budgets.sac_timesteps
+    return train_learners(
+        config, name, timesteps=steps, seed=budgets.train_seed, device=device, progress=progress
+    )
+
+
+def _auto_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _evaluate_row(
+    name: str,
+    solution: Solution,
+    reference: Trajectory,
+    budgets: CompareBudgets,
+) -> tuple[dict[str, Any], Trajectory]:
+    from .exploitability import exploitability
+
+    traj = simulate(solution, budgets.n_paths, budgets.seed)
+    metrics = compute_metrics(traj)
+    row: dict[str, Any] = {
+        "method": name,
+        "solution": getattr(solution, "label", solution.kind),
+        "utility_sum": metrics["utility_sum"],
+        "utility_sum_se": metrics["utility_sum_se"],
+        "utility_per_agent": metrics["utility_per_agent"],
+        "clearing_error": metrics["clearing_error"],
+        "terminal_error": metrics["terminal_error"],
+        "S0": metrics["S0"],
+        "mu0": metrics["mu0"],
+        "sigma0": metrics["sigma0"],
+    }
+    row.update(path_errors(traj, reference))
+    start = time.perf_counter()
+    try:
+        ex = exploitability(
+            solution,
+            n_paths=budgets.n_paths,
+            seed=budgets.seed,
+            iterations=budgets.exploit_iterations,
+            train_paths=budgets.exploit_train_paths,
+        )
+        rel = [_finite(r) for r in ex.relative_gain_per_agent]
+        row.update(
+            exploit_gain_per_agent=ex.gain_per_agent,
+            exploit_gain_se_per_agent=ex.gain_se_per_agent,
+            exploit_relative_gain_per_agent=rel,
+            exploit_max_gain=max(ex.gain_per_agent),
+            exploit_max_relative_gain=max((r for r in rel if r is not None), default=None),
+        )
+    except (FloatingPointError, RuntimeError, ValueError) as exc:
+        row["exploit_note"] = f"exploitability failed: {exc}"
+    row["exploit_seconds"] = time.perf_counter() - start
+    return row, traj
+
+
+def run_comparison(
+    config: MarketConfig,
+    methods: list[str] | tuple[str, ...] = ALL_METHODS,
+    *,
+    budgets: CompareBudgets | None = None,
+    device: str = "auto",
+    out: str | Path | None = None,
+    figures: bool = True,
+    progress: bool = False,
+    preset: str | None = None,
+) -> dict[str, Any]:
+    """Train and judge each of ``methods`` on ``config`` (module docstring).
+
+    Args:
+        config: the market.
+        methods: names from :data:`ALL_METHODS` (or any of :data:`solvers.rl.METHODS`).
+        budgets: :class:`CompareBudgets` (default: the full budgets).
+        device: for training (``"auto"``: CUDA when available); evaluation runs on the CPU.
+        out: a folder for ``compare.json``, ``compare.md`` and the figures (optional).
+        figures: write the figures when ``out`` is given.
+        progress: print progress to stderr.
+        preset: the preset's name, recorded in the result.
+
+    Returns:
+        ``{"preset", "config", "benchmark", "budgets", "rows": [...], "figures": [...]}``;
+        each row holds the metrics of :func:`market_env.compute_metrics`, the path errors
+        against the benchmark, ``exploit_max_gain``, ``exploit_max_relative_gain`` (and per
+        agent), ``train_seconds``, or a ``note`` when the method was skipped or failed.
+    """
+    known = _known_methods()
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; known methods: {known}")
+    if not methods:
+        raise ValueError(f"give at least one method; known methods: {known}")
+    budgets = CompareBudgets() if budgets is None else budgets
+    benchmark = equilibrium_solution(config)
+    reference = simulate(benchmark, budgets.n_paths, budgets.seed)
+    rows: list[dict[str, Any]] = []
+    trajectories: dict[str, Trajectory] = {}
+    for name in methods:
+        if progress:
+            print(f"[compare] {name} ...", flush=True, file=__import__("sys").stderr)
+        torch.manual_seed(budgets.train_seed)
+        start = time.perf_counter()
+        try:
+            solution = _train(name, config, budgets, device, progress)
+        except ImportError as exc:
+            rows.append({"method": name, "note": f"skipped: solver not importable ({exc})"})
+            continue
+        except Exception as exc:  # a solver failure is a result, not a crash of the table
+            rows.append(
+                {
+                    "method": name,
+                    "note": f"failed: {type(exc).__name__}: {exc}",
+                    "train_seconds": time.perf_counter() - start,
+                    "traceback": traceback.format_exc(limit=3),
+                }
+            )
+            continue
+        train_seconds = time.perf_counter() - start
+        row, traj = _evaluate_row(name, solution, reference, budgets)
+        row["train_seconds"] = train_seconds
+        if name == "benchmark":
+            row["solution"] = benchmark.label
+        training = getattr(solution, "training", None)
+        if isinstance(training, dict):
+            row["training"] = training
+        rows.append(row)
+        trajectories[name] = traj
+    result: dict[str, Any] = {
+        "preset": preset,
+        "config": config.to_dict(),
+        "benchmark": benchmark.label,
+        "budgets": asdict(budgets),
+        "device": device if device != "auto" else _auto_device(),
+        "rows": rows,
+        "figures": [],
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if figures and trajectories:
+            result["figures"] = [
+                str(p) for p in plot_methods(trajectories, reference, out, benchmark.label)
+            ]
+        (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "compare.md").write_text(format_markdown(result) + "\n")
+    return result
+
+
+def _fmt(x: Any, spec: str) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return format(x, spec)
+
+
+def format_markdown(result: dict[str, Any]) -> str:
+    """The comparison as a Markdown table (natural units; ``Σ_n J_n`` with its s.e.)."""
+    head = (
+        "| method | Σ_n J_n (± s.e.) | clearing err | terminal err | S_0 | μ_0 | σ_0 "
+        "| σ path err | μ path err | φ̇ path err | exploit max gain | max gain / \\|J_n\\| "
+        "| train s |"
+    )
+    lines = [head, "|" + "---|" * 13]
+    for r in result["rows"]:
+        if "note" in r:
+            note = str(r["note"]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {r['method']} | {note} |" + " |" * 11)
+            continue
+        label = r["method"] if r["method"] != "benchmark" else f"benchmark ({r['solution']})"
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    label,
+                    f"{r['utility_sum']:.4f} ± {r['utility_sum_se']:.4f}",
+                    _fmt(r["clearing_error"], ".2e"),
+                    _fmt(r["terminal_error"], ".2e"),
+                    _fmt(r["S0"], ".4f"),
+                    _fmt(r["mu0"], ".4f"),
+                    _fmt(r["sigma0"], ".4f"),
+                    _fmt(r["sigma_path_rel_err"], ".3f"),
+                    _fmt(r["mu_path_rel_err"], ".3f"),
+                    _fmt(r["rate_path_rel_err"], ".3f"),
+                    _fmt(r.get("exploit_max_gain"), ".3e"),
+                    _fmt(r.get("exploit_max_relative_gain"), ".2e"),
+                    _fmt(r.get("train_seconds"), ".0f"),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def plot_methods(
+    trajectories: dict[str, Trajectory],
+    reference: Trajectory,
+    out_dir: str | Path,
+    benchmark: str = "benchmark",
+    *,
+    agents: tuple[int, int] = (0, 1),
+    path: int = 0,
+) -> list[Path]:
+    """Per method, ``<method>.png``: mean μ and σ over paths (and one sample path), and two
+    agents' holdings on the sample path, against the benchmark (dashed) on the same noise;
+    plus ``overview.png`` with every method's mean μ and σ."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+
+    def np_(x: torch.Tensor) -> Any:
+        return x.detach().cpu().double().numpy()
+
+    K = reference.mu.shape[1]
+    t = [k / K for k in range(K + 1)]
+    for name, traj in trajectories.items():
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        for ax, key, title in ((axes[0], "mu", "drift μ"), (axes[1], "sigma", "volatility σ")):
+            a, b = np_(getattr(traj, key)), np_(getattr(reference, key))
+            ax.plot(t[:-1], a.mean(0), color="C0", label=f"{name}, mean")
+            ax.plot(t[:-1], b.mean(0), color="C0", ls="--", label=f"{benchmark}, mean")
+            ax.plot(t[:-1], a[path], color="C1", lw=0.8, label=f"{name}, path {path}")
+            ax.plot(t[:-1], b[path], color="C1", lw=0.8, ls="--", label=f"{benchmark}, path {path}")
+            ax.set_title(title)
+            ax.set_xlabel("t / T")
+        axes[0].legend(fontsize=7)
+        ax = axes[2]
+        for i, n in enumerate(agents):
+            if n >= traj.phi.shape[-1]:
+                continue
+            ax.plot(t, np_(traj.phi[path, :, n]), color=f"C{i}", label=f"agent {n + 1}, {name}")
+            ax.plot(
+                t,
+                np_(reference.phi[path, :, n]),
+                color=f"C{i}",
+                ls="--",
+                label=f"agent {n + 1}, {benchmark}",
+            )
+        ax.set_title(f"holdings φ (path {path})")
+        ax.set_xlabel("t / T")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out_dir / f"{name}.png"
+        fig.savefig(p, dpi=100)
+        plt.close(fig)
+        written.append(p)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, title in (
+        (axes[0], "mu", "mean drift μ"),
+        (axes[1], "sigma", "mean volatility σ"),
+    ):
+        ax.plot(t[:-1], np_(getattr(reference, key)).mean(0), "k--", lw=2, label=benchmark)
+        for name, traj in trajectories.items():
+            if name != "benchmark":
+                ax.plot(t[:-1], np_(getattr(traj, key)).mean(0), lw=1, label=name)
+        ax.set_title(title)
+        ax.set_xlabel("t / T")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    p = out_dir / "overview.png"
+    fig.savefig(p, dpi=100)
+    plt.close(fig)
+    written.append(p)
+    return written
+
+
+# ----- command line -------------------------------------------------------------------------
+def _methods_arg(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out.extend(m for m in v.split(",") if m)
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .cli import CLIError, market_from_args
+
+    torch.set_num_threads(max(1, args.threads))
+    config = market_from_args(args)
+    if config is None:
+        raise CLIError("give --preset NAME or --config FILE.json")
+    methods = _methods_arg(args.methods) if args.methods else list(ALL_METHODS)
+    maker = CompareBudgets.quick if args.quick else CompareBudgets
+    changes = {
+        k: v
+        for k, v in dict(
+            timesteps=args.timesteps,
+            sac_timesteps=args.sac_timesteps,
+            neural_seconds=args.neural_seconds,
+            neural_epoch_fraction=args.neural_epoch_fraction,
+            exploit_iterations=args.exploit_iterations,
+            exploit_train_paths=args.exploit_train_paths,
+            n_paths=args.paths,
+            seed=args.seed,
+            train_seed=args.train_seed,
+        ).items()
+        if v is not None
+    }
+    budgets = maker(**changes)
+    result = run_comparison(
+        config,
+        methods,
+        budgets=budgets,
+        device=args.device,
+        out=args.out,
+        figures=not args.no_figures,
+        progress=not args.json,
+        preset=args.preset,
+    )
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items()}, default=str))
+    else:
+        print(format_markdown(result))
+    return 0
+
+
+def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``market-eq compare`` on the ``market-eq`` sub-parsers."""
+    from .cli import _positive_int, add_market_arguments
+
+    cp = sub.add_parser(
+        "compare",
+        help="train every method on one market and compare them in one table",
+        description="Train the benchmark, the neural solvers and the independent SB3 learners "
+        "on one market; evaluate all on common seeded paths (utility, clearing and terminal "
+        "errors, S0, mu0, sigma0, path errors against the benchmark), certify them by "
+        "exploitability, and print one table. Methods whose solver is unavailable are "
+        "listed with a note.",
+    )
+    add_market_arguments(cp, default_preset=None)
+    cp.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help=f"methods (space or comma separated; default all of {list(ALL_METHODS)}; "
+        "also sac-ibr, sac-market-game)",
+    )
+    cp.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test")
+    cp.add_argument("--json", action="store_true", help="print one JSON object")
+    cp.add_argument("--out", default=None, help="folder for compare.json/.md and figures")
+    cp.add_argument("--no-figures", action="store_true", help="write no PNG figures")
+    cp.add_argument("--paths", type=_positive_int, default=None, help="evaluation paths")
+    cp.add_argument("--seed", type=int, default=None, help="seed of the evaluation paths (0)")
+    cp.add_argument("--train-seed", type=int, default=None, help="seed of training (1)")
+    cp.add_argument("--timesteps", type=_positive_int, default=None, help="PPO timesteps")
+    cp.add_argument("--sac-timesteps", type=_positive_int, default=None, help="SAC timesteps")
+    cp.add_argument(
+        "--neural-seconds", type=float, default=None, help="wall-clock cap per neural solver"
+    )
+    cp.add_argument(
+        "--neural-epoch-fraction",
+        type=float,
+        default=None,
+        help="scale of the neural default schedule's epochs per round (0.15)",
+    )
+    cp.add_argument("--exploit-iterations", type=int, default=None, help="best-response Adam steps")
+    cp.add_argument(
+        "--exploit-train-paths", type=_positive_int, default=None, help="paths per step"
+    )
+    cp.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
+    cp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    cp.set_defaults(func=cmd_compare)
