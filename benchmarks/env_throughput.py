@@ -77,7 +77,10 @@ def _markdown(rows: list[dict], meta: dict) -> str:
         "# Environment throughput",
         "",
         f"Produced by `{meta['command']}` on {meta['date']} ({meta['machine']}, "
-        f"torch {meta['torch']}). Best of {meta['repeats']} runs of {meta['steps']} steps.",
+        f"torch {meta['torch']}, 1-min load average {meta['load_average_1min']} at the end: "
+        "other jobs shared the CPU). Best of "
+        f"{meta['repeats']} runs of {meta['steps']} steps; clearing-drift price, `project` "
+        "clearing, no action validation.",
         "",
         "| what | device | threads | B | N | µs / step | agent-steps / s |",
         "|---|---|---|---|---|---|---|",
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"
         + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
         "torch": torch.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "steps": args.steps,
         "repeats": args.repeats,
     }
