@@ -157,8 +157,7 @@ class BatchedMarket:
         if S0 is None:
             S0 = getattr(self.price, "S0", None)
         if S0 is None:
-            c = self.config
-            S0 = (c.beta - c.gamma_bar * c.alpha**2 * c.supply) * c.horizon
+            S0 = self.config.frictionless_S0
         S0 = torch.as_tensor(S0, dtype=self.dtype, device=self.device)
         self.S0 = S0
         B = self.batch_size
@@ -244,6 +243,17 @@ class BatchedMarket:
             imbalance=imbalance,
             done=next_state.k == self.n_steps,
         )
+
+    def marginal_utility(self, phi: Tensor, W: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+        """``∂r_n,k/∂φ_n,k / Δt = μ − γ_n σ (σ φ_n + ξ_n W)``: the marginal utility rate of
+        holding one more unit (MODEL.md §8, the agents' optimality condition).
+
+        Broadcasts over leading dimensions: ``phi`` has shape ``(..., N)``, ``W``, ``mu`` and
+        ``sigma`` have shape ``(...)`` (e.g. ``(B,)`` per step or ``(B, K)`` per path).
+        """
+        sigma_ = sigma.unsqueeze(-1)
+        exposure = torch.addcmul(self.xi * W.unsqueeze(-1), sigma_, phi)
+        return mu.unsqueeze(-1) - self.gamma * sigma_ * exposure
 
     def terminal_payoff(self, W: Tensor | None = None) -> Tensor:
         """``𝔖 = βT + αW_T`` per path (MODEL.md §1); default from the current state."""

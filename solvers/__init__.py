@@ -3,11 +3,16 @@
 from .analytic import FrictionlessSolution, LeadingOrderSolution, RiccatiSolution
 from .base import Solution, evaluate, load_solution, register_solution, simulate
 from .custom import PolicySolution
+from .neural import DeepFBSDE, FBSDESolution, NeuralSolution, ReinforcedGAN  # registers kinds
 
 __all__ = [
+    "DeepFBSDE",
+    "FBSDESolution",
     "FrictionlessSolution",
     "LeadingOrderSolution",
+    "NeuralSolution",
     "PolicySolution",
+    "ReinforcedGAN",
     "RiccatiSolution",
     "Solution",
     "evaluate",

@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
     add_exploit_parser(sub)
+    _add_solve_parser(sub)
     add_compare_parser(sub)
     return parser
 
@@ -186,6 +187,12 @@ def cmd_exploit(args: argparse.Namespace) -> int:
     ):
         print(f"{n:>5}  {u:>12.5f}  {g:>11.3e}  {se:>9.1e}  {rel:>14.2e}")
     return 0
+
+
+def _add_solve_parser(sub: argparse._SubParsersAction) -> None:
+    from .neural.cli import add_solve_parser
+
+    add_solve_parser(sub)
 
 
 def add_exploit_parser(sub: argparse._SubParsersAction) -> None:

@@ -36,7 +36,9 @@ def test_rollout_reproduces_the_benchmark_formulas(lo):
     traj = simulate(lo, 64, seed=3)
     c = lo.config
     W = traj.W[:, :-1].numpy()
-    delta = traj.phi[:, :-1, 0].numpy() - (c.supply * c.gamma_bar / c.gamma[0] - c.xi[0] / c.alpha * W)
+    delta = traj.phi[:, :-1, 0].numpy() - (
+        c.supply * c.gamma_bar / c.gamma[0] - c.xi[0] / c.alpha * W
+    )
     rate = lo_rate(delta, lo.coefficients, lo.profile)
     sigma = lo_sigma(delta, lo.coefficients, lo.profile)
     np.testing.assert_allclose(traj.fills[..., 0].numpy(), rate, rtol=1e-8, atol=1e-10)
@@ -45,8 +47,11 @@ def test_rollout_reproduces_the_benchmark_formulas(lo):
     # μ is μ_LO of MODEL.md §5 (which equals the two-agent clearing drift)
     g1, g2 = c.gamma
     xi = c.xi[0]
-    mu_lo = (c.gamma_bar * c.supply * sigma**2 + 0.5 * (g1 - g2) * sigma**2 * delta
-             + 0.5 * xi * (sigma / c.alpha) * (g1 - g2) * (c.alpha - sigma) * W)
+    mu_lo = (
+        c.gamma_bar * c.supply * sigma**2
+        + 0.5 * (g1 - g2) * sigma**2 * delta
+        + 0.5 * xi * (sigma / c.alpha) * (g1 - g2) * (c.alpha - sigma) * W
+    )
     np.testing.assert_allclose(traj.mu.numpy(), mu_lo, rtol=1e-9, atol=1e-12)
     assert float(traj.sigma.std()) > 1e-3  # σ really is state dependent
 
@@ -66,13 +71,19 @@ def test_utility_beats_the_papers_overtrading_rate():
     corrected rate gives the agents a higher summed utility."""
     c = get_preset("power-2")
     right = LeadingOrderSolution(c)
+
     class OverTrading(LeadingOrderSolution):
         kind = "test-overtrading"
+
         def policy(self, state):
             return 1.5**2 * super().policy(state)
+
     m_right = evaluate(right, n_paths=4000, seed=1)
     m_over = evaluate(OverTrading(c), n_paths=4000, seed=1)
-    assert sum(m_right["utility_per_agent"]) > sum(m_over["utility_per_agent"]) + 3 * m_right["utility_sum_se"]
+    assert (
+        sum(m_right["utility_per_agent"])
+        > sum(m_over["utility_per_agent"]) + 3 * m_right["utility_sum_se"]
+    )
 
 
 def test_errors():

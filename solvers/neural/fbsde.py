@@ -1,0 +1,201 @@
+"""The Deep FBSDE baseline (MODEL.md §8, Han–Jentzen–E style).
+
+Each agent's marginal value ``Y_n,t = E_t ∫_t^T (μ − γ_n σ(σφ_n + ξ_n W)) du`` solves the
+backward equation ``dY_n = −(μ − γ_n σ(σφ_n + ξ_n W)) dt + Z_n dW``, ``Y_n,T = 0``; the agent
+trades at the rate its marginal cost equals ``Y`` (:func:`~solvers.neural.model.implied_rate`).
+The solver learns ``Y_0`` (one number per agent), the ``Z`` process (a network of
+``(φ_t, W_t, t)``), ``σ``, ``μ`` and ``S_0``, simulating ``Y`` forward with the market
+(through :meth:`BatchedMarket.step`) and penalising ``|Y_K|²``, ``|S_K − 𝔖|²`` and the
+clearing imbalance, all jointly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from market_env import BatchedMarket, MarketConfig, MarketState
+
+from ..base import register_solution
+from .model import NeuralSolution, implied_rate
+from .reinforced_gan import Combo, GANSchedule, Progress
+from .training import decayed, set_lr
+
+__all__ = ["FBSDESolution", "DeepFBSDE"]
+
+
+@register_solution
+class FBSDESolution(NeuralSolution):
+    """A Deep-FBSDE equilibrium: the generator network gives ``Z`` (scaled), ``Y0`` is a
+    parameter, and the policy integrates ``Y`` along the path (it is stateful: steps must
+    be called in order from ``k = 0``, as :func:`market_env.rollout` does)."""
+
+    kind = "deep-fbsde"
+
+    def __init__(self, config: MarketConfig, **options: Any) -> None:
+        options = {**options, "solver": "fbsde", "generator": "all"}
+        super().__init__(config, **options)
+        self.nets.register_parameter("Y0", nn.Parameter(torch.zeros(config.n_agents)))
+        mu_bar = config.gamma_bar * config.alpha**2 * config.supply
+        self.y_scale = mu_bar * config.horizon
+        self.z_scale = self.y_scale / math.sqrt(config.horizon)
+        self._helpers: dict[tuple[Any, Any], BatchedMarket] = {}
+        self._memory: dict[str, Any] = {}
+
+    def _helper(self, like: Tensor) -> BatchedMarket:
+        """A one-path market on ``like``'s device/dtype, for its formulas (γ, ξ, clearing)."""
+        key = (like.device, like.dtype)
+        if key not in self._helpers:
+            self._helpers[key] = BatchedMarket(
+                self.config, 1, device=like.device, dtype=like.dtype, validate=False
+            )
+        return self._helpers[key]
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k not in ("solver", "generator")}
+
+    def Z(self, x: Tensor, k: int, bound: list | None = None) -> Tensor:
+        return self.nets.generator.forward_step(x, k, bound)[0] * self.z_scale
+
+    def policy(self, state: MarketState) -> Tensor:
+        self._check_steps(state)
+        nets = self.nets
+        p = next(nets.parameters())
+        phi, W = state.phi.to(p), state.W.to(p)
+        x = nets.features(phi, W, nets.time_feature(state.k))
+        mem = self._memory
+        if state.k == 0:
+            Y = nets.Y0.expand_as(phi)
+        else:
+            if mem.get("k") != state.k - 1:
+                raise RuntimeError("the Deep-FBSDE policy must be called at k = 0, 1, 2, ...")
+            m = self._helper(p).marginal_utility(mem["phi"], mem["W"], mem["mu"], mem["sigma"])
+            Y = mem["Y"] - m * self.config.dt + mem["Z"] * (W - mem["W"]).unsqueeze(-1)
+        mu, sigma = nets.price_step(x, state.k, phi, W, self._helper(p))
+        self._memory = {
+            "k": state.k,
+            "Y": Y,
+            "phi": phi,
+            "W": W,
+            "mu": mu,
+            "sigma": sigma,
+            "Z": self.Z(x, state.k),
+        }
+        return implied_rate(Y, self.config.lam, self.config.cost_power).to(state.W)
+
+
+class DeepFBSDE(Combo):
+    """Train an :class:`FBSDESolution` jointly on ``|Y_K|²``, ``|S_K − 𝔖|²`` and clearing.
+
+    Uses :class:`~solvers.neural.reinforced_gan.GANSchedule`: ``rounds × gen_epochs`` joint
+    epochs; ``lr_gen`` for ``Z`` and ``Y0``, ``lr_disc`` for ``σ, μ``, ``lr_S0`` for ``S_0``;
+    ``link_weight`` weighs the clearing penalty.
+    """
+
+    name = "fbsde"
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        schedule: GANSchedule | None = None,
+        *,
+        mu: str = "learned",
+        solution: NeuralSolution | None = None,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("generator", None)
+        if solution is None:
+            net_keys = ("width", "depth", "net_shape", "skip", "activation")
+            net_options = {k: kwargs.pop(k) for k in net_keys if k in kwargs}
+            torch.manual_seed(int(seed))
+            solution = FBSDESolution(config, mu=mu, **net_options)
+        super().__init__(config, schedule, solution=solution, seed=seed, **kwargs)
+
+    def _make_optimizers(self) -> None:
+        s = self.schedule
+        self.opt_gen = torch.optim.Adam(
+            [
+                {"params": list(self.nets.generator.parameters()) + [self.nets.Y0], "lr": s.lr_gen},
+                {"params": list(self.nets.price_net.parameters()), "lr": s.lr_disc},
+                {"params": [self.nets.S0_offset], "lr": s.lr_S0},
+            ]
+        )
+        self.opt_disc = torch.optim.Adam([torch.nn.Parameter(torch.zeros(()))])  # unused
+
+    def _set_round_lr(self) -> None:
+        s = self.schedule
+        p = self.round / max(s.rounds - 1, 1)
+        set_lr(
+            self.opt_gen,
+            [decayed(lr, s.lr_final_factor, p) for lr in (s.lr_gen, s.lr_disc, s.lr_S0)],
+        )
+
+    def joint_epoch(self, noise: Tensor) -> dict[str, float]:
+        s, cfg, sol, nets, market = (
+            self.schedule,
+            self.config,
+            self.solution,
+            self.nets,
+            self.market,
+        )
+        self.opt_gen.zero_grad(set_to_none=True)
+        state = market.reset(noise=noise, S0=nets.S0)
+        Y = nets.Y0.expand_as(state.phi)
+        imb2 = torch.zeros_like(state.W)
+        gen_params = nets.generator.bind()
+        price_params = nets.price_net.bind()
+        for k in range(market.n_steps):
+            phi, W = state.phi, state.W
+            x = nets.features(phi, W, nets.time_feature(k))
+            Z = sol.Z(x, k, gen_params)
+            mu, sigma = nets.price_step(x, k, phi, W, market, price_params)
+            rates = implied_rate(Y, cfg.lam, cfg.cost_power)
+            res = market.step(rates, mu, sigma)
+            m = market.marginal_utility(phi, W, mu, sigma)
+            Y = Y - m * cfg.dt + Z * noise[:, k].unsqueeze(-1)
+            imb2 = torch.addcmul(imb2, res.imbalance, res.imbalance)
+            state = res.state
+        y_terminal = Y.square().mean() / sol.y_scale**2
+        terminal = (state.S - market.terminal_payoff(state.W)).square().mean()
+        terminal = terminal / (cfg.alpha**2 * cfg.horizon)
+        clearing = imb2.mean() / (cfg.n_steps * self.rate_ref**2)
+        loss = y_terminal + self.terminal_weight * terminal + s.link_weight * clearing
+        loss.backward()
+        self.opt_gen.step()
+        return {
+            "loss": float(loss.detach()),
+            "Y_T": float(y_terminal.detach()),
+            "terminal": float(terminal.detach()),
+            "clearing": float(clearing.detach()),
+        }
+
+    def _train_round(self, bar: Progress, start: float) -> bool:
+        s = self.schedule
+        self._set_round_lr()
+        r = self.round + 1
+        noise = self._noise(s.noise_batches, 0)
+        for e in range(s.gen_epochs):
+            losses = self.joint_epoch(noise[e % len(noise)])
+            self.guard.check(
+                losses,
+                round_=r,
+                phase="joint",
+                epoch=e + 1,
+                hint="Deep FBSDE is unstable for power costs (q < 2): lower the learning rates",
+            )
+            self.history["generator"].append(
+                [r, e + 1, losses["Y_T"], losses["terminal"], losses["clearing"]]
+            )
+            bar.update(
+                round=r, Y_T=losses["Y_T"], terminal=losses["terminal"], clearing=losses["clearing"]
+            )
+            if self._out_of_time(start):
+                return True
+        bar.bar.update(s.disc_epochs)
+        self.round = r
+        self.history["rounds"].append({"round": r, "S0": self.solution.S0})
+        return False
