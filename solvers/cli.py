@@ -87,6 +87,17 @@ def market_from_args(args: argparse.Namespace) -> MarketConfig | None:
     return None if name is None else get_preset(name)
 
 
+def solution_from_args(args: argparse.Namespace) -> Solution:
+    """``--solution`` with ``--preset``/``--config``: a named benchmark for that market, or
+    a saved solution directory (which carries its own config)."""
+    config = market_from_args(args)
+    if config is None:
+        if not Path(args.solution).is_dir():
+            raise CLIError("give --preset NAME or --config FILE.json (or a saved --solution DIR)")
+        return load_solution(args.solution)
+    return build_named_solution(args.solution, config)
+
+
 def _format_table(metrics: dict[str, Any]) -> str:
     rows = [
         ("solution", metrics.get("solution")),
@@ -105,15 +116,8 @@ def _format_table(metrics: dict[str, Any]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    config = market_from_args(args)
-    if config is None and not Path(args.solution).is_dir():
-        raise CLIError("give --preset NAME or --config FILE.json (or a saved --solution DIR)")
-    if config is None:
-        solution = load_solution(args.solution)
-        config = solution.config
-    else:
-        solution = build_named_solution(args.solution, config)
-    metrics = evaluate(solution, config, n_paths=args.paths, seed=args.seed)
+    solution = solution_from_args(args)
+    metrics = evaluate(solution, n_paths=args.paths, seed=args.seed)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -153,13 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_exploit(args: argparse.Namespace) -> int:
     from .exploitability import exploitability
 
-    config = market_from_args(args)
-    if config is None:
-        if not Path(args.solution).is_dir():
-            raise CLIError("give --preset NAME or --config FILE.json (or a saved --solution DIR)")
-        solution = load_solution(args.solution)
-    else:
-        solution = build_named_solution(args.solution, config)
+    solution = solution_from_args(args)
     result = exploitability(
         solution,
         n_paths=args.paths,
