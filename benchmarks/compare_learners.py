@@ -159,19 +159,21 @@ def _seed_section(out_root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    d = CompareBudgets()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=f"budget defaults: {CompareBudgets()} (--quick: {CompareBudgets.quick()})",
+    )
     parser.add_argument("--presets", nargs="+", default=list(PRESETS))
     parser.add_argument("--methods", nargs="+", default=list(ALL_METHODS))
-    parser.add_argument("--timesteps", type=int, default=d.timesteps, help="PPO timesteps")
-    parser.add_argument("--sac-timesteps", type=int, default=d.sac_timesteps)
-    parser.add_argument("--neural-seconds", type=float, default=d.neural_seconds)
-    parser.add_argument("--neural-epoch-fraction", type=float, default=d.neural_epoch_fraction)
-    parser.add_argument("--exploit-iterations", type=int, default=d.exploit_iterations)
-    parser.add_argument("--exploit-train-paths", type=int, default=d.exploit_train_paths)
-    parser.add_argument("--paths", type=int, default=d.n_paths)
-    parser.add_argument("--seed", type=int, default=d.seed, help="evaluation seed")
-    parser.add_argument("--train-seed", type=int, default=d.train_seed)
+    parser.add_argument("--timesteps", type=int, default=None, help="PPO timesteps")
+    parser.add_argument("--sac-timesteps", type=int, default=None)
+    parser.add_argument("--neural-seconds", type=float, default=None)
+    parser.add_argument("--neural-epoch-fraction", type=float, default=None)
+    parser.add_argument("--exploit-iterations", type=int, default=None)
+    parser.add_argument("--exploit-train-paths", type=int, default=None)
+    parser.add_argument("--paths", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="evaluation seed")
+    parser.add_argument("--train-seed", type=int, default=None)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="smoke-test budgets")
     parser.add_argument("--merge-only", action="store_true")
@@ -180,18 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out_root = RESULTS / "compare_learners"
     if not args.merge_only:
-        maker = CompareBudgets.quick if args.quick else CompareBudgets
-        budgets = maker(
-            timesteps=args.timesteps,
-            sac_timesteps=args.sac_timesteps,
-            neural_seconds=args.neural_seconds,
-            neural_epoch_fraction=args.neural_epoch_fraction,
-            exploit_iterations=args.exploit_iterations,
-            exploit_train_paths=args.exploit_train_paths,
-            n_paths=args.paths,
-            seed=args.seed,
-            train_seed=args.train_seed,
-        )
+        budgets = CompareBudgets.from_args(args)
         command = "python benchmarks/compare_learners.py " + shlex.join(
             sys.argv[1:] if argv is None else argv
         )

@@ -99,6 +99,25 @@ class CompareBudgets:
         values.update(changes)
         return cls(**values)
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CompareBudgets:
+        """Budgets from the command-line options shared by ``market-eq compare`` and
+        ``benchmarks/compare_learners.py``: ``--quick`` picks the smoke-test defaults, and
+        each budget option given (not ``None``) overrides its default."""
+        given = dict(
+            timesteps=args.timesteps,
+            sac_timesteps=args.sac_timesteps,
+            neural_seconds=args.neural_seconds,
+            neural_epoch_fraction=args.neural_epoch_fraction,
+            exploit_iterations=args.exploit_iterations,
+            exploit_train_paths=args.exploit_train_paths,
+            n_paths=args.paths,
+            seed=args.seed,
+            train_seed=args.train_seed,
+        )
+        changes = {k: v for k, v in given.items() if v is not None}
+        return cls.quick(**changes) if args.quick else cls(**changes)
+
 
 def _train(
     name: str, config: MarketConfig, budgets: CompareBudgets, device: str, progress: bool
@@ -421,23 +440,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if config is None:
         raise CLIError("give --preset NAME or --config FILE.json")
     methods = _methods_arg(args.methods) if args.methods else list(ALL_METHODS)
-    maker = CompareBudgets.quick if args.quick else CompareBudgets
-    changes = {
-        k: v
-        for k, v in dict(
-            timesteps=args.timesteps,
-            sac_timesteps=args.sac_timesteps,
-            neural_seconds=args.neural_seconds,
-            neural_epoch_fraction=args.neural_epoch_fraction,
-            exploit_iterations=args.exploit_iterations,
-            exploit_train_paths=args.exploit_train_paths,
-            n_paths=args.paths,
-            seed=args.seed,
-            train_seed=args.train_seed,
-        ).items()
-        if v is not None
-    }
-    budgets = maker(**changes)
+    budgets = CompareBudgets.from_args(args)
     result = run_comparison(
         config,
         methods,
