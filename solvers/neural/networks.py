@@ -2,9 +2,12 @@
 
 :class:`StackedMLP` holds several independent MLPs (``heads``, e.g. one for ``σ`` and one
 for ``μ``), optionally one set per time step (the paper's shape), and evaluates them all
-with one batched matmul per layer: ``torch.addmm`` for one head at one step, ``torch.baddbmm``
-otherwise. Evaluating every time step at once (the discriminator, whose inputs do not depend
-on its own outputs) is one call on a ``(K, B, d)`` input.
+with one matmul per layer: ``torch.addmm`` for one head at one step, ``torch.baddbmm`` for
+several heads at one step and for per-step networks at every step, and one ``torch.mm`` per
+head with an in-place bias on all ``K·B`` rows of a shared network (on CPU several times
+faster there than one ``torch.baddbmm`` over heads with a broadcast bias).
+Evaluating every time step at once (the discriminator, whose inputs do not depend on its own
+outputs) is one call on a ``(K, B, d)`` input.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import Tensor, nn
 __all__ = ["StackedMLP", "ACTIVATIONS"]
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "silu": nn.functional.silu}
+_INPLACE = {"tanh": torch.tanh_, "relu": torch.relu_}
 
 
 class StackedMLP(nn.Module):
@@ -79,6 +83,8 @@ class StackedMLP(nn.Module):
         )
         self.skip_per_step = S > 1
         self._act = ACTIVATIONS[activation]
+        # in place where autograd allows it (tanh and relu save their output, not input)
+        self._act_ = _INPLACE.get(activation, self._act)
 
     def bind(self) -> list[tuple[list[Tensor], list[Tensor], Tensor | None]]:
         """Per-step views of the parameters, ``[(weights, biases, skip)]`` (one entry when
@@ -162,12 +168,19 @@ class StackedMLP(nn.Module):
             if self.skip is not None:
                 h = torch.baddbmm(h, xs, self.skip.reshape(K * H, d, self.d_out))
             return h.reshape(K, H, B, self.d_out).transpose(0, 1)
-        flat = x.reshape(1, K * B, d).expand(H, K * B, d)
-        h = flat
-        for i in range(n):
-            h = torch.baddbmm(self.biases[i][0], h, self.weights[i][0])
-            if i < n - 1:
-                h = self._act(h)
+        # One 2-D matmul per head and layer: on K·B rows, H separate ``mm`` are several times
+        # faster than one ``baddbmm`` on CPU, and the bias is added in place (a broadcast
+        # bias copied into the output by ``baddbmm``/``addmm`` costs a full pass).
+        flat = x.reshape(K * B, d)
+        outs = []
+        for hd in range(H):
+            h = flat
+            for i in range(n):
+                h = torch.mm(h, self.weights[i][0, hd]).add_(self.biases[i][0, hd, 0])
+                if i < n - 1:
+                    h = self._act_(h)
+            outs.append(h)
+        h = torch.stack(outs) if H > 1 else outs[0].unsqueeze(0)
         h = h.reshape(H, K, B, self.d_out)
         if self.skip is not None and self.skip_per_step:
             # per-step linear map: (K, B, d) x (K, H, d, o) -> (H, K, B, o)
