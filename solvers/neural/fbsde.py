@@ -21,7 +21,7 @@ from market_env import BatchedMarket, MarketConfig, MarketState
 
 from ..base import register_solution
 from .model import NeuralSolution, implied_rate
-from .reinforced_gan import Combo, GANSchedule, Progress
+from .reinforced_gan import Combo, GANSchedule
 from .training import decayed, set_lr
 
 __all__ = ["FBSDESolution", "DeepFBSDE"]
@@ -94,6 +94,9 @@ class DeepFBSDE(Combo):
     epochs; ``lr_gen`` for ``Z`` and ``Y0``, ``lr_disc`` for ``σ, μ``, ``lr_S0`` for ``S_0``;
     ``link_weight`` weighs the clearing penalty.
     """
+
+    joint_loss_keys = ("Y_T", "terminal", "clearing")
+    divergence_hint = "Deep FBSDE is unstable for power costs (q < 2): lower the learning rates"
 
     name = "fbsde"
 
@@ -172,30 +175,3 @@ class DeepFBSDE(Combo):
             "terminal": float(terminal.detach()),
             "clearing": float(clearing.detach()),
         }
-
-    def _train_round(self, bar: Progress, start: float) -> bool:
-        s = self.schedule
-        self._set_round_lr()
-        r = self.round + 1
-        noise = self._noise(s.noise_batches, 0)
-        for e in range(s.gen_epochs):
-            losses = self.joint_epoch(noise[e % len(noise)])
-            self.guard.check(
-                losses,
-                round_=r,
-                phase="joint",
-                epoch=e + 1,
-                hint="Deep FBSDE is unstable for power costs (q < 2): lower the learning rates",
-            )
-            self.history["generator"].append(
-                [r, e + 1, losses["Y_T"], losses["terminal"], losses["clearing"]]
-            )
-            bar.update(
-                round=r, Y_T=losses["Y_T"], terminal=losses["terminal"], clearing=losses["clearing"]
-            )
-            if self._out_of_time(start):
-                return True
-        bar.bar.update(s.disc_epochs)
-        self.round = r
-        self.history["rounds"].append({"round": r, "S0": self.solution.S0})
-        return False

@@ -412,6 +412,11 @@ class Combo(ReinforcedGAN):
     of both losses, gradients flowing into every network (no price taking, no alternation).
     Each round runs ``gen_epochs`` joint epochs (``disc_epochs`` is ignored)."""
 
+    #: Losses of a joint epoch recorded in the history and shown on the progress bar.
+    joint_loss_keys: tuple[str, ...] = ("utility", "terminal", "link")
+    #: Hint of the divergence message.
+    divergence_hint: str = "lower the learning rates"
+
     name = "combo"
 
     def _make_optimizers(self) -> None:
@@ -461,14 +466,11 @@ class Combo(ReinforcedGAN):
         for e in range(s.gen_epochs):
             losses = self.joint_epoch(noise[e % len(noise)])
             self.guard.check(
-                losses, round_=r, phase="joint", epoch=e + 1, hint="lower the learning rates"
+                losses, round_=r, phase="joint", epoch=e + 1, hint=self.divergence_hint
             )
-            self.history["generator"].append(
-                [r, e + 1, losses["utility"], losses["terminal"], losses["link"]]
-            )
-            bar.update(
-                round=r, utility=losses["utility"], terminal=losses["terminal"], link=losses["link"]
-            )
+            shown = {key: losses[key] for key in self.joint_loss_keys}
+            self.history["generator"].append([r, e + 1, *shown.values()])
+            bar.update(round=r, **shown)
             if self._out_of_time(start):
                 return True
         bar.bar.update(s.disc_epochs)
