@@ -22,7 +22,6 @@ from market_env import BatchedMarket, MarketConfig, MarketState
 from ..base import register_solution
 from .model import NeuralSolution, implied_rate
 from .reinforced_gan import Combo, GANSchedule
-from .training import decayed, set_lr
 
 __all__ = ["FBSDESolution", "DeepFBSDE"]
 
@@ -118,24 +117,8 @@ class DeepFBSDE(Combo):
             solution = FBSDESolution(config, mu=mu, **net_options)
         super().__init__(config, schedule, solution=solution, seed=seed, **kwargs)
 
-    def _make_optimizers(self) -> None:
-        s = self.schedule
-        self.opt_gen = torch.optim.Adam(
-            [
-                {"params": list(self.nets.generator.parameters()) + [self.nets.Y0], "lr": s.lr_gen},
-                {"params": list(self.nets.price_net.parameters()), "lr": s.lr_disc},
-                {"params": [self.nets.S0_offset], "lr": s.lr_S0},
-            ]
-        )
-        self.opt_disc = torch.optim.Adam([torch.nn.Parameter(torch.zeros(()))])  # unused
-
-    def _set_round_lr(self) -> None:
-        s = self.schedule
-        p = self.round / max(s.rounds - 1, 1)
-        set_lr(
-            self.opt_gen,
-            [decayed(lr, s.lr_final_factor, p) for lr in (s.lr_gen, s.lr_disc, s.lr_S0)],
-        )
+    def _joint_generator_params(self) -> list[torch.nn.Parameter]:
+        return [*self.nets.generator.parameters(), self.nets.Y0]
 
     def joint_epoch(self, noise: Tensor) -> dict[str, float]:
         s, cfg, sol, nets, market = (

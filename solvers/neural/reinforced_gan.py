@@ -419,11 +419,15 @@ class Combo(ReinforcedGAN):
 
     name = "combo"
 
+    def _joint_generator_params(self) -> list[torch.nn.Parameter]:
+        """Parameters trained at the generator's learning rate in the joint optimiser."""
+        return list(self.nets.generator.parameters())
+
     def _make_optimizers(self) -> None:
         s = self.schedule
         self.opt_gen = torch.optim.Adam(
             [
-                {"params": list(self.nets.generator.parameters()), "lr": s.lr_gen},
+                {"params": self._joint_generator_params(), "lr": s.lr_gen},
                 {"params": list(self.nets.price_net.parameters()), "lr": s.lr_disc},
                 {"params": [self.nets.S0_offset], "lr": s.lr_S0},
             ]
