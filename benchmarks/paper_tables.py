@@ -19,13 +19,15 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from provenance import describe, run_meta  # noqa: E402
 
 from market_env import get_preset  # noqa: E402
 from solvers.neural import default_schedule, solve  # noqa: E402
@@ -70,7 +72,7 @@ PAPER = {
 
 
 #: Per-preset schedule changes (measured; see GANSchedule.terminal_weight).
-PRESET_SCHEDULE = {"power-10": {"terminal_weight": 1e4}}
+PRESET_SCHEDULE: dict[str, dict] = {}
 
 
 def run_dir(preset: str, method: str, seed: int) -> Path:
@@ -116,6 +118,8 @@ def run_one(preset: str, method: str, seed: int, args: argparse.Namespace) -> di
         print(f"   diverged: {exc}", flush=True)
         return rec
     res.pop("trajectories", None)
+    res["provenance"] = run_meta("paper_tables.py", schedule=asdict(schedule))
+    (out / "evaluation.json").write_text(json.dumps(res, indent=2) + "\n")
     print(
         f"   S0 {res['S0']:.4f} mu0 {res['mu0']:.4f} sigma0 {res['sigma0']:.4f} "
         f"clearing {res['clearing_error']:.2e} terminal {res['terminal_error']:.2e} "
@@ -299,9 +303,20 @@ def main() -> None:
                 r = run_one(preset, method, seed, args)
                 if r is not None:
                     results[(preset, method, seed)] = r
+    meta = run_meta("paper_tables.py", preset_schedule=PRESET_SCHEDULE)
+    dates = sorted(r["provenance"]["date"] for r in results.values() if "provenance" in r)
     table = build_table(results, args.presets, args.methods, args.seeds)
     table += "\n\n" + targets_table(results, args.seeds)
+    reused = len(results) - len(dates)
     header = (
+        "# Paper tables: the paper's numbers beside ours\n\n"
+        + describe(meta)
+        + " Runs already in `benchmarks/results/runs/` are reused (delete a run folder or pass "
+        "`--force` to redo it); each run's `evaluation.json` holds its own `provenance` "
+        "(command, date, machine, commit, schedule)"
+        + (f": runs dated {dates[0]} to {dates[-1]}" if dates else "")
+        + (f"; {reused} older run(s) predate these records" if reused else "")
+        + ".\n\n"
         "Paper numbers: MODEL.md §7 (3000 paths). Ours: mean ± s.d. over the listed seeds, "
         f"3000 evaluation paths each, generator mode `{args.generator}`, CPU, "
         f"{args.threads} thread(s); default schedule except {PRESET_SCHEDULE}. "

@@ -2,7 +2,7 @@
 at batch 1000 on ``quadratic-10`` with 3×50 tanh networks, and the wall time the default
 Reinforced-GAN schedule needs to reach the targets against the Riccati truth.
 
-    python benchmarks/solver_speed.py                 # CPU, 1 thread
+    python benchmarks/solver_speed.py                 # CPU (epochs at 1 and all threads)
     python benchmarks/solver_speed.py --device cuda   # on a GPU
     python benchmarks/solver_speed.py --skip-targets  # epoch timings only
 
@@ -23,6 +23,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from provenance import describe, run_meta  # noqa: E402
 
 from market_env import get_preset  # noqa: E402
 from solvers.analytic import RiccatiSolution  # noqa: E402
@@ -139,36 +141,55 @@ def time_to_targets(device: str, seed: int, max_seconds: float, generator: str) 
     }
 
 
+#: Network variants timed (all 3×50 tanh): name → options of :class:`NeuralSolution`.
+VARIANTS = {
+    "default: hybrid nets, one joint σ/μ network": {},
+    "hybrid nets, separate σ and μ networks (paper's layout)": {"price_net": "separate"},
+    "shared over time, linear skip": {"net_shape": "shared"},
+    "shared over time, plain MLP": {"net_shape": "shared", "skip": False},
+    "one network per step (paper's shape), separate σ, μ": {
+        "net_shape": "per-step",
+        "price_net": "separate",
+    },
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads of the time-to-targets run (default 0: torch's default, all cores); "
+        "epoch timings are taken at 1 thread and at this number",
+    )
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=600.0)
     ap.add_argument("--generator", default="residual", choices=["all", "residual"])
     ap.add_argument("--skip-targets", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    out = {"device": args.device, "threads": args.threads, "torch": torch.__version__}
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    meta = run_meta("solver_speed.py")
+    out = {"meta": meta, "device": args.device, "threads": threads, "epochs": {}}
     if torch.device(args.device).type == "cuda":
         out["gpu"] = torch.cuda.get_device_name()
-    out["batch1000_3x50_tanh"] = epoch_timings(args.device, repeats=args.repeats)
-    out["batch1000_3x50_tanh_shared"] = epoch_timings(
-        args.device, repeats=args.repeats, net_shape="shared"
-    )
-    out["batch1000_3x50_tanh_no_skip"] = epoch_timings(
-        args.device, repeats=args.repeats, net_shape="shared", skip=False
-    )
-    out["batch1000_3x50_tanh_per_step_nets"] = epoch_timings(
-        args.device, repeats=max(5, args.repeats // 4), net_shape="per-step"
-    )
+    thread_counts = [threads] if args.device != "cpu" else sorted({1, threads})
+    for n in thread_counts:
+        torch.set_num_threads(n)
+        for name, options in VARIANTS.items():
+            reps = args.repeats if "per step" not in name else max(5, args.repeats // 4)
+            t = epoch_timings(args.device, repeats=reps, **options)
+            out["epochs"][f"{name} | {n}"] = {"variant": name, "threads": n, **t}
+            print(f"{n} thread(s), {name}: {t}", flush=True)
+    torch.set_num_threads(threads)
     d = default_schedule()
     out["default_schedule_disc_batch"] = d.disc_batch_size
     out["default_disc_epoch_s"] = epoch_timings(
         args.device, batch=d.disc_batch_size or d.batch_size, repeats=args.repeats
     )["discriminator_epoch_s"]
-    print(json.dumps(out, indent=2), flush=True)
     if not args.skip_targets:
         out["time_to_targets"] = time_to_targets(
             args.device, args.seed, args.max_seconds, args.generator
@@ -176,34 +197,36 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     tag = torch.device(args.device).type
     (RESULTS / f"solver_speed_{tag}.json").write_text(json.dumps(out, indent=2) + "\n")
-    t = out["batch1000_3x50_tanh"]
     lines = [
-        f"## Solver speed ({args.device}, {args.threads} thread(s), torch {torch.__version__})",
+        f"## Solver speed ({args.device}, torch {torch.__version__})",
         "",
-        "| networks (3×50 tanh, batch 1000, quadratic-10) | s / generator epoch | "
+        describe(meta) + " Epoch timings are medians after 3 warm-up epochs.",
+        "",
+        "| networks (3×50 tanh, batch 1000, quadratic-10) | threads | s / generator epoch | "
         "s / discriminator epoch |",
-        "|---|---|---|",
-        f"| hybrid: shared MLP + per-step linear map (default) | {t['generator_epoch_s']:.3f} | "
-        f"{t['discriminator_epoch_s']:.3f} |",
+        "|---|---|---|---|",
     ]
-    for key, name in (
-        ("batch1000_3x50_tanh_shared", "shared over time, linear skip"),
-        ("batch1000_3x50_tanh_no_skip", "shared over time, plain MLP"),
-        ("batch1000_3x50_tanh_per_step_nets", "one network per step (paper's shape)"),
-    ):
+    for row in out["epochs"].values():
         lines.append(
-            f"| {name} | {out[key]['generator_epoch_s']:.3f} | "
-            f"{out[key]['discriminator_epoch_s']:.3f} |"
+            f"| {row['variant']} | {row['threads']} | {row['generator_epoch_s']:.3f} | "
+            f"{row['discriminator_epoch_s']:.3f} |"
         )
     lines += [
-        "| authors' implementation (issue 5, same CPU) | 0.60 | 0.55 |",
+        "| authors' implementation (issue 5, same 2-core CPU) | 2 | 0.60 | 0.55 |",
         "",
-        f"Default schedule discriminator batch {d.disc_batch_size}: "
+        f"Default schedule (discriminator batch {d.disc_batch_size}, {threads} thread(s)): "
         f"{out['default_disc_epoch_s']:.3f} s per discriminator epoch.",
     ]
     if "time_to_targets" in out:
         tt = out["time_to_targets"]
-        lines += ["", "| target | first reached after (s of training) |", "|---|---|"]
+        lines += [
+            "",
+            f"Time to the issue-5 targets (default schedule, seed {args.seed}, {threads} "
+            "thread(s), evaluated on 3000 paths after every round, evaluation not timed):",
+            "",
+            "| target | first reached after (s of training) |",
+            "|---|---|",
+        ]
         for k, v in tt["first_hit_seconds"].items():
             lines.append(f"| {k} ≤ {TARGETS[k]:g} | {'not reached' if v is None else f'{v:.0f}'} |")
         at = tt["all_targets_seconds"]

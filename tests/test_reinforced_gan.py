@@ -253,3 +253,116 @@ def test_loss_guard_catches_explosion():
         TrainingDivergedError, match="round 2, generator epoch 7: loss 'utility' exploded"
     ):
         guard.check({"utility": -4e9}, round_=2, phase="generator", epoch=7, hint="h")
+
+
+def _pool_losses(trainer, link_sigma_grad):
+    from solvers.neural.training import discriminator_losses, simulate_pool
+
+    market = trainer.disc_market
+    pool = simulate_pool(trainer.nets, market, trainer._noise(1, 1, market))
+    trainer.nets.zero_grad(set_to_none=True)
+    losses = discriminator_losses(
+        trainer.nets,
+        market,
+        pool.noise[0],
+        pool.rates[0],
+        pool.phi[0],
+        pool.W[0],
+        link_sigma_grad=link_sigma_grad,
+    )
+    return losses
+
+
+@pytest.mark.parametrize("price_net", ["separate", "joint"])
+def test_link_loss_trains_mu_only_unless_asked(price_net):
+    """With ``link_sigma_grad=False`` (default) the link loss sends no gradient to σ's own
+    weights (σ answers to the terminal loss only); with True it does. Same loss value."""
+    trainer = ReinforcedGAN(
+        SMALL.with_(cost_power=1.5), TINY, seed=0, progress=False, price_net=price_net
+    )
+    with torch.no_grad():  # move away from the zero-initialised last layers
+        for w in trainer.nets.price_net.weights:
+            w.normal_(0.0, 0.3)
+    values = []
+    for flag in (False, True):
+        losses = _pool_losses(trainer, flag)
+        losses["link"].backward()
+        last = trainer.nets.price_net.weights[-1].grad[0]  # (heads, width, outputs)
+        # σ: head 0 (separate) or output 0 (joint); μ: head 1 or output 1
+        sigma_grad = last[0, :, 0]
+        mu_grad = last[1, :, 0] if price_net == "separate" else last[0, :, 1]
+        assert mu_grad.abs().max() > 0
+        assert (sigma_grad.abs().max() > 0) == flag
+        values.append(float(losses["link"].detach()))
+    assert values[0] == values[1]
+    assert GANSchedule().link_sigma_grad is False
+
+
+def test_joint_price_net_matches_separate_layout_and_round_trips(tmp_path):
+    trainer = ReinforcedGAN(SMALL, TINY, seed=0, progress=False, price_net="joint")
+    nets = trainer.nets
+    assert nets.price_net.heads == 1 and nets.price_net.d_out == 2
+    sol = trainer.train()
+    m = evaluate(sol, n_paths=20, seed=0)
+    trainer.save(tmp_path / "j")
+    loaded = load_solution(tmp_path / "j")
+    assert loaded.options["price_net"] == "joint"
+    assert evaluate(loaded, n_paths=20, seed=0)["utility_sum"] == m["utility_sum"]
+    # a run saved before the option existed (no "price_net" in its params) loads as separate
+    spec_path = tmp_path / "j" / "solution.json"
+    spec = json.loads(spec_path.read_text())
+    spec["params"].pop("price_net")
+    spec_path.write_text(json.dumps(spec))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_solution(tmp_path / "j")
+    with pytest.raises(ValueError, match="price_net must be one of"):
+        NeuralSolution(SMALL, price_net="shared")
+
+
+def test_price_heads_without_grad_equal_the_autograd_path():
+    """The fast no-grad evaluation of several heads (the frozen price in a generator
+    rollout) gives the same numbers as the batched autograd path."""
+    from solvers.neural.networks import StackedMLP
+
+    torch.manual_seed(0)
+    net = StackedMLP(5, 1, heads=2, skip_steps=4)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 0.5)
+    x = torch.randn(16, 5)
+    bound = net.bind()
+    with torch.enable_grad():
+        ref = net.forward_step(x, 2, bound)
+    with torch.no_grad():
+        fast = net.forward_step(x, 2, bound)
+    torch.testing.assert_close(fast, ref.detach(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_chunked_mlp_matches_autograd(activation):
+    """``forward_all`` on many rows (chunked forward, recomputing backward) gives the plain
+    autograd values and gradients, also when the chunks do not divide the rows."""
+    from solvers.neural.networks import ACTIVATIONS, ChunkedMLP
+
+    torch.manual_seed(0)
+    dims = [5, 7, 7, 3]
+    ws = [
+        torch.randn(a, b, dtype=torch.float64, requires_grad=True) for a, b in zip(dims, dims[1:])
+    ]
+    bs = [torch.randn(b, dtype=torch.float64, requires_grad=True) for b in dims[1:]]
+    x = torch.randn(23, 5, dtype=torch.float64, requires_grad=True)
+    out = ChunkedMLP.apply(x, activation, 4, *ws, *bs)
+    h = x
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        h = h @ w + b
+        if i < len(ws) - 1:
+            h = ACTIVATIONS[activation](h)
+    torch.testing.assert_close(out, h)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, *ws, *bs], g)
+    want = torch.autograd.grad(h, [x, *ws, *bs], g)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(
+        lambda x_, *p: ChunkedMLP.apply(x_, activation, 4, *p), (x, *ws, *bs)
+    )

@@ -54,6 +54,13 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         help="shared MLP with time input + per-step linear maps (default), shared only, or "
         "one network per step (the paper's)",
     )
+    p.add_argument(
+        "--price-net",
+        default=None,
+        choices=["separate", "joint"],
+        help="separate sigma and mu networks (the paper's), or one network with both outputs "
+        "(half the cost); default: the solver's",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and training")
     p.add_argument(
@@ -168,6 +175,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             mu=args.mu,
             generator=args.generator,
             net_shape=args.net_shape,
+            **({"price_net": args.price_net} if args.price_net else {}),
             device=args.device,
             seed=args.seed,
             out=out,

@@ -27,6 +27,7 @@ __all__ = ["NeuralSolution", "EquilibriumNets", "NeuralPrice", "implied_rate"]
 MU_MODES = ("learned", "clearing")
 GENERATORS = ("all", "residual")
 NET_SHAPES = ("shared", "per-step", "hybrid")
+PRICE_NETS = ("separate", "joint")
 SOLVERS = ("reinforced-gan", "combo", "fbsde")
 
 
@@ -62,6 +63,7 @@ class EquilibriumNets(nn.Module):
         activation: str = "tanh",
         price_width: int | None = None,
         price_depth: int | None = None,
+        price_net: str = "joint",
     ) -> None:
         super().__init__()
         c = config
@@ -82,12 +84,16 @@ class EquilibriumNets(nn.Module):
             skip_steps=skip_steps,
             activation=activation,
         )
+        n_price = 2 if mu == "learned" else 1
+        joint = price_net == "joint"
+        # (head, output) of σ and μ in the price network's output
+        self._sigma_at, self._mu_at = (0, 0), ((0, 1) if joint else (1, 0))
         self.price_net = StackedMLP(
             d_in,
-            1,
+            n_price if joint else 1,
             width=price_width or width,
             depth=price_depth or depth,
-            heads=2 if mu == "learned" else 1,
+            heads=1 if joint else n_price,
             n_steps=steps,
             skip=skip,
             skip_steps=skip_steps,
@@ -147,9 +153,10 @@ class EquilibriumNets(nn.Module):
     def _price_from_out(
         self, out: Tensor, phi: Tensor, W: Tensor, market: BatchedMarket
     ) -> tuple[Tensor, Tensor]:
-        sigma = out[0, ..., 0] * self.sigma_scale + self.sigma_base
+        (hs, os_), (hm, om) = self._sigma_at, self._mu_at
+        sigma = out[hs, ..., os_] * self.sigma_scale + self.sigma_base
         if self.mu_mode == "learned":
-            mu = out[1, ..., 0] * self.mu_scale + self.mu_base
+            mu = out[hm, ..., om] * self.mu_scale + self.mu_base
         else:  # the clearing drift of MODEL.md §4 (exact for q = 2)
             duck = MarketState(k=-1, t=0.0, W=W, S=W, phi=phi)
             mu = clearing_drift(sigma, duck, market)
@@ -209,6 +216,8 @@ class NeuralSolution(Solution):
         net_shape: ``"hybrid"`` (default: one MLP with time as input plus a linear map
             per time step), ``"shared"`` (the MLP only) or ``"per-step"`` (one MLP per step,
             the paper's shape).
+        price_net: ``"joint"`` (default: one MLP with the two outputs ``σ`` and ``μ``, half
+            the price network's cost) or ``"separate"`` (one MLP for each, the paper's).
     """
 
     kind = "neural"
@@ -225,6 +234,7 @@ class NeuralSolution(Solution):
         net_shape: str = "hybrid",
         skip: bool = True,
         activation: str = "tanh",
+        price_net: str = "joint",
     ) -> None:
         super().__init__(config)
         for name, value, allowed in (
@@ -232,6 +242,7 @@ class NeuralSolution(Solution):
             ("mu", mu, MU_MODES),
             ("generator", generator, GENERATORS),
             ("net_shape", net_shape, NET_SHAPES),
+            ("price_net", price_net, PRICE_NETS),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
@@ -249,6 +260,7 @@ class NeuralSolution(Solution):
             net_shape=net_shape,
             skip=skip,
             activation=activation,
+            price_net=price_net,
         )
         self.clearing = "residual" if generator == "residual" else "none"
         self.nets = EquilibriumNets(
@@ -260,7 +272,13 @@ class NeuralSolution(Solution):
             net_shape=net_shape,
             skip=skip,
             activation=activation,
+            price_net=price_net,
         )
+
+    @classmethod
+    def from_spec(cls, config: MarketConfig, params: dict[str, Any]) -> NeuralSolution:
+        # runs saved before the ``price_net`` option had separate σ and μ networks
+        return cls(config, **{"price_net": "separate", **params})
 
     @property
     def S0(self) -> float:

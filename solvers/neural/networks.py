@@ -23,6 +23,87 @@ ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "silu": nn.functional.sil
 _INPLACE = {"tanh": torch.tanh_, "relu": torch.relu_}
 
 
+#: activations whose derivative is a function of their output ``y`` (what
+#: :class:`ChunkedMLP` keeps): ``tanh' = 1 − y²``, ``relu' = [y > 0]``.
+_DERIVATIVE_FROM_OUTPUT = ("tanh", "relu")
+
+
+class ChunkedMLP(torch.autograd.Function):
+    """An MLP on many rows (``forward_all``: every time step × path at once) whose forward and
+    backward run over row chunks small enough to stay in the CPU cache.
+
+    On ``K·B = 10⁵`` rows plain autograd writes every ``(K·B, width)`` activation to fresh
+    main memory and streams it back several times (bias add, activation, its derivative,
+    the bias gradient). Here the forward keeps only the output; the backward recomputes
+    each chunk's activations into small reused buffers and back-propagates while they are
+    in cache, accumulating the weight and bias gradients chunk by chunk (one extra forward
+    pass of matmuls, no large temporaries). Same numbers as autograd up to rounding.
+
+    ``apply(x, activation, chunk_rows, w_1..w_n, b_1..b_n)`` with ``x (R, d)``,
+    ``w_i (a_i, b_i)``, ``b_i (b_i,)``; returns ``(R, b_n)``.
+    """
+
+    @staticmethod
+    def _forward_chunk(x: Tensor, ws, bs, act_, buffers: list[Tensor], out: Tensor) -> None:
+        h = x
+        n = len(ws)
+        for i in range(n):
+            dst = buffers[i][: x.shape[0]] if i < n - 1 else out
+            torch.mm(h, ws[i], out=dst).add_(bs[i])
+            if i < n - 1:
+                act_(dst)
+            h = dst
+
+    @staticmethod
+    def forward(ctx, x: Tensor, activation: str, chunk: int, *params: Tensor) -> Tensor:
+        n = len(params) // 2
+        ws, bs = params[:n], params[n:]
+        act_ = _INPLACE[activation]
+        R = x.shape[0]
+        rows = min(chunk, R)
+        buffers = [x.new_empty(rows, w.shape[1]) for w in ws[:-1]]
+        out = x.new_empty(R, ws[-1].shape[1])
+        for s in range(0, R, chunk):
+            ChunkedMLP._forward_chunk(x[s : s + chunk], ws, bs, act_, buffers, out[s : s + chunk])
+        ctx.activation, ctx.chunk, ctx.n = activation, chunk, n
+        ctx.save_for_backward(x, *params)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        n, chunk = ctx.n, ctx.chunk
+        x, *params = ctx.saved_tensors
+        ws, bs = params[:n], params[n:]
+        act_ = _INPLACE[ctx.activation]
+        need_x = ctx.needs_input_grad[0]
+        R = x.shape[0]
+        rows = min(chunk, R)
+        buffers = [x.new_empty(rows, w.shape[1]) for w in ws[:-1]]
+        scratch = x.new_empty(rows, ws[-1].shape[1])
+        gws = [torch.zeros_like(w) for w in ws]
+        gbs = [torch.zeros_like(b) for b in bs]
+        gx = torch.empty_like(x) if need_x else None
+        for s in range(0, R, chunk):
+            xc = x[s : s + chunk]
+            m = xc.shape[0]
+            ChunkedMLP._forward_chunk(xc, ws, bs, act_, buffers, scratch[:m])
+            d = grad_out[s : s + chunk]
+            for i in range(n - 1, -1, -1):
+                h_in = xc if i == 0 else buffers[i - 1][:m]
+                gws[i].addmm_(h_in.t(), d)
+                gbs[i].add_(d.sum(0))
+                if i == 0:
+                    if need_x:
+                        torch.mm(d, ws[0].t(), out=gx[s : s + chunk])
+                    break
+                d = torch.mm(d, ws[i].t())
+                if ctx.activation == "tanh":  # d·(1 − y²)
+                    d.addcmul_(d * h_in, h_in, value=-1.0)
+                else:  # relu: d·[y > 0]
+                    d.mul_(h_in > 0)
+        return (gx, None, None, *gws, *gbs)
+
+
 class StackedMLP(nn.Module):
     """``heads`` independent MLPs ``d_in → width × depth → d_out`` (per step if ``n_steps``).
 
@@ -82,6 +163,9 @@ class StackedMLP(nn.Module):
             nn.Parameter(torch.zeros(S, heads, 1, d_out)) if skip_steps is not None else None
         )
         self.skip_per_step = S > 1
+        self.activation = activation
+        #: rows per chunk of :class:`ChunkedMLP` (``forward_all`` on many rows)
+        self.chunk_rows = 4096
         self._act = ACTIVATIONS[activation]
         # in place where autograd allows it (tanh and relu save their output, not input)
         self._act_ = _INPLACE.get(activation, self._act)
@@ -130,14 +214,18 @@ class StackedMLP(nn.Module):
         if self.heads == 1:
             h = x
             for i in range(n):
-                h = torch.addmm(biases[i], h, weights[i])
+                # mm + in-place bias: addmm would first copy the broadcast bias into a fresh
+                # output (a full extra pass over cold memory inside a rollout)
+                h = torch.mm(h, weights[i]).add_(biases[i])
                 if i < n - 1:
-                    h = self._act(h)
+                    h = self._act_(h)
             if skip is not None:
                 if skip[1] is not None:
                     h = h + skip[1]
                 h = torch.addmm(h, x, skip[0])
             return h.unsqueeze(0)
+        if not torch.is_grad_enabled():
+            return self._step_heads_no_grad(x, weights, biases, skip)
         xs = x.unsqueeze(0).expand(self.heads, *x.shape)
         h = xs
         for i in range(n):
@@ -149,6 +237,27 @@ class StackedMLP(nn.Module):
                 h = h + skip[1]
             h = torch.baddbmm(h, xs, skip[0])
         return h
+
+    def _step_heads_no_grad(
+        self, x: Tensor, weights: list[Tensor], biases: list[Tensor], skip: tuple | None
+    ) -> Tensor:
+        """Several heads at one step without autograd (e.g. the frozen price inside the
+        generator's rollout): one ``mm`` per head and layer with bias and activation in
+        place, about twice as fast on CPU as ``baddbmm`` with a broadcast bias."""
+        out = x.new_empty(self.heads, x.shape[0], self.d_out)
+        n = len(weights)
+        for hd in range(self.heads):
+            h = x
+            for i in range(n):
+                h = torch.mm(h, weights[i][hd]).add_(biases[i][hd])
+                if i < n - 1:
+                    h = self._act_(h)
+            if skip is not None:
+                if skip[1] is not None:
+                    h.add_(skip[1][hd])
+                h = torch.addmm(h, x, skip[0][hd])
+            out[hd] = h
+        return out
 
     def forward_all(self, x: Tensor) -> Tensor:
         """Evaluate at every step at once: ``x (K, B, d_in)`` → ``(heads, K, B, d_out)``."""
@@ -174,9 +283,14 @@ class StackedMLP(nn.Module):
         flat = x.reshape(K * B, d)
         outs = []
         for hd in range(H):
+            ws = [w[0, hd] for w in self.weights]
+            bs = [b[0, hd, 0] for b in self.biases]
+            if self.activation in _DERIVATIVE_FROM_OUTPUT:
+                outs.append(ChunkedMLP.apply(flat, self.activation, self.chunk_rows, *ws, *bs))
+                continue
             h = flat
             for i in range(n):
-                h = torch.mm(h, self.weights[i][0, hd]).add_(self.biases[i][0, hd, 0])
+                h = torch.mm(h, ws[i]).add_(bs[i])
                 if i < n - 1:
                     h = self._act_(h)
             outs.append(h)

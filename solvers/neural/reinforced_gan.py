@@ -50,11 +50,14 @@ class GANSchedule:
         lr_gen, lr_disc, lr_S0: Adam learning rates at round 1 ...
         lr_final_factor: ... decayed exponentially to ``lr × lr_final_factor`` at the end.
         terminal_weight, link_weight: weights of the discriminator's terminal and link losses.
-            For q < 2 the link loss has a noise floor (the implied rate is nonlinear in
-            ``Y`` and ``Y`` is the pathwise, not the conditional, marginal value) that grows
-            with N and |ξ|: on ``power-10`` the default 100 leaves a terminal error of 9e-3,
-            ``terminal_weight=1e4`` gives 1.4e-4 after two rounds (but on ``power-2`` 1e4
-            moves μ_0 15% off the leading order, 100 keeps it within 0.5%).
+        link_sigma_grad: let the link loss train ``σ`` too (``True``) or only ``μ`` and the
+            networks it shares (``False``, default: ``σ`` then answers to the terminal loss
+            alone). For q < 2 the link loss has a noise floor (the implied rate is
+            nonlinear in ``Y`` and ``Y`` is the pathwise, not the conditional, marginal
+            value) that grows with N and |ξ|; when it may move ``σ`` it fights the terminal
+            loss: on ``power-10`` ``True`` leaves a terminal error of 9e-3 at
+            ``terminal_weight=100`` and 1.2e-4 at 1e4, ``False`` gives 1.4e-6 at 100
+            (``quadratic-10`` and ``power-2`` are unchanged within seed noise).
         gen_clearing_weight: optional clearing penalty in the generator loss.
         link_form: ``"increment"`` or ``"cumulative"`` (the paper's), see
             :func:`~solvers.neural.training.link_loss`.
@@ -78,6 +81,7 @@ class GANSchedule:
     link_weight: float = 1.0
     gen_clearing_weight: float = 0.0
     link_form: str = "increment"
+    link_sigma_grad: bool = False
     noise_batches: int = 8
     pool_batches: int = 10
     max_seconds: float | None = 540.0
@@ -244,6 +248,7 @@ class ReinforcedGAN:
             pool.phi[b],
             pool.W[b],
             s.link_form,
+            link_sigma_grad=s.link_sigma_grad,
         )
         loss = self.terminal_weight * losses["terminal"] + s.link_weight * losses["link"]
         loss.backward()

@@ -223,7 +223,7 @@ def link_loss(
     cfg = market.config
     K = mu.shape[-1]
     m = market.marginal_utility(phi, W, mu, sigma)  # (B, K, N)
-    tail = torch.flip(torch.cumsum(torch.flip(m, (1,)), 1), (1,))
+    tail = m + (m.sum(1, keepdim=True) - m.cumsum(1))  # Σ_{j≥k} m_j, without flips
     mu_bar = cfg.gamma_bar * cfg.alpha**2 * cfg.supply
     if form == "cumulative":
         steps_left = torch.arange(K, 0, -1, dtype=m.dtype, device=m.device).unsqueeze(-1)
@@ -250,6 +250,8 @@ def discriminator_losses(
     phi: Tensor,
     W: Tensor,
     link_form: str = "increment",
+    *,
+    link_sigma_grad: bool = True,
 ) -> dict[str, Tensor]:
     """Terminal and link losses of the price networks on fixed generator paths.
 
@@ -259,9 +261,13 @@ def discriminator_losses(
     """
     mu, sigma = nets.price_all(phi, W, market)
     state = market.reset(noise=noise, S0=nets.S0)
+    # unbind: one backward node for all steps (indexing mu[:, k] would add K zero-filled
+    # (B, K) gradients in the backward pass)
+    mus, sigmas, step_rates = mu.unbind(1), sigma.unbind(1), rates.unbind(1)
     for k in range(market.n_steps):
-        state = market.step(rates[:, k], mu[:, k], sigma[:, k]).state
+        state = market.step(step_rates[k], mus[k], sigmas[k]).state
     cfg = market.config
     terminal = (state.S - market.terminal_payoff(state.W)).square().mean()
-    link = link_loss(market, phi, W, mu, sigma, link_form)
+    link_sigma = sigma if link_sigma_grad else sigma.detach()
+    link = link_loss(market, phi, W, mu, link_sigma, link_form)
     return {"terminal": terminal / (cfg.alpha**2 * cfg.horizon), "link": link}
