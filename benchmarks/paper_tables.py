@@ -113,7 +113,11 @@ def run_one(preset: str, method: str, seed: int, args: argparse.Namespace) -> di
         )
     except TrainingDivergedError as exc:
         out.mkdir(parents=True, exist_ok=True)
-        rec = {"diverged": str(exc), "train_seconds": time.perf_counter() - start}
+        rec = {
+            "diverged": str(exc),
+            "train_seconds": time.perf_counter() - start,
+            "provenance": run_meta("paper_tables.py", schedule=asdict(schedule)),
+        }
         done.write_text(json.dumps(rec, indent=2) + "\n")
         print(f"   diverged: {exc}", flush=True)
         return rec
@@ -319,8 +323,9 @@ def main() -> None:
         + ".\n\n"
         "Paper numbers: MODEL.md §7 (3000 paths). Ours: mean ± s.d. over the listed seeds, "
         f"3000 evaluation paths each, generator mode `{args.generator}`, CPU, "
-        f"{args.threads} thread(s); default schedule except {PRESET_SCHEDULE}. "
-        "Utility in natural units, Σ_n J_n/(N·K·T) in brackets "
+        f"{args.threads} thread(s); "
+        + (f"default schedule except {PRESET_SCHEDULE}. " if PRESET_SCHEDULE else "")
+        + "Utility in natural units, Σ_n J_n/(N·K·T) in brackets "
         "(the paper's normalisation). Path errors are relative L2 errors against the "
         "benchmark row's paths on the same noise.\n"
     )

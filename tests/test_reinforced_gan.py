@@ -366,3 +366,20 @@ def test_chunked_mlp_matches_autograd(activation):
     assert torch.autograd.gradcheck(
         lambda x_, *p: ChunkedMLP.apply(x_, activation, 4, *p), (x, *ws, *bs)
     )
+
+
+def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
+    from solvers.cli import main
+
+    cfg = tmp_path / "c.json"
+    SMALL.save(cfg)
+    out = tmp_path / "run"
+    args = ["solve", "--config", str(cfg), "--quick", "--paths", "20", "--out", str(out)]
+    extra = ["--price-net", "separate", "--link-sigma-grad", "--threads", "1", "--no-plots"]
+    assert main(args + extra + ["--json", "--no-progress"]) == 0
+    capsys.readouterr()
+    spec = json.loads((out / "solution.json").read_text())
+    assert spec["params"]["price_net"] == "separate"
+    assert spec["training"]["schedule"]["link_sigma_grad"] is True
+    assert main(args + ["--threads", "-1", "--no-progress"]) == 2
+    assert "--threads must be >= 0" in capsys.readouterr().err

@@ -84,7 +84,7 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         "--terminal-weight",
         type=float,
         default=None,
-        help="discriminator weight of |S_K - payoff|^2 (default 100; power-10 needs 1e4)",
+        help="discriminator weight of |S_K - payoff|^2 (default 100)",
     )
     p.add_argument(
         "--link-form",
@@ -92,10 +92,24 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         choices=["increment", "cumulative"],
         help="reinforcement-link loss: step by step (default) or the paper's cumulative form",
     )
+    p.add_argument(
+        "--link-sigma-grad",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let the link loss train sigma too (the earlier behaviour; by default sigma "
+        "answers to the terminal loss only)",
+    )
     p.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation paths")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG figures")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default 0: torch's default, all cores; 2 threads make a "
+        "generator epoch 1.1x and a discriminator epoch 1.4x faster than 1 on a 2-core CPU)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=cmd_solve)
     return p
@@ -124,6 +138,8 @@ def _schedule(args: argparse.Namespace) -> Any:
         changes["terminal_weight"] = args.terminal_weight
     if args.link_form is not None:
         changes["link_form"] = args.link_form
+    if args.link_sigma_grad is not None:
+        changes["link_sigma_grad"] = args.link_sigma_grad
     return replace(schedule, **changes)
 
 
@@ -158,7 +174,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from .api import solve
     from .training import TrainingDivergedError
 
-    torch.set_num_threads(max(1, args.threads))
+    if args.threads < 0:
+        raise CLIError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError("--device cuda requested but no CUDA device is available")
     config = None if args.resume else market_from_args(args)
@@ -208,5 +227,6 @@ def _any_schedule_option(args: argparse.Namespace) -> bool:
             "time_limit",
             "terminal_weight",
             "link_form",
+            "link_sigma_grad",
         )
     )
