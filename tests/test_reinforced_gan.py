@@ -383,3 +383,16 @@ def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
     assert spec["training"]["schedule"]["link_sigma_grad"] is True
     assert main(args + ["--threads", "-1", "--no-progress"]) == 2
     assert "--threads must be >= 0" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_saved_link_setting(tmp_path):
+    trainer = ReinforcedGAN(SMALL, TINY, seed=0, progress=False)
+    trainer.train(rounds=1)
+    trainer.save(tmp_path / "r")
+    assert ReinforcedGAN.resume(tmp_path / "r", progress=False).schedule.link_sigma_grad is False
+    # a run saved before the option existed trained the link on σ too, and resumes so
+    spec_path = tmp_path / "r" / "solution.json"
+    spec = json.loads(spec_path.read_text())
+    spec["training"]["schedule"].pop("link_sigma_grad")
+    spec_path.write_text(json.dumps(spec))
+    assert ReinforcedGAN.resume(tmp_path / "r", progress=False).schedule.link_sigma_grad is True

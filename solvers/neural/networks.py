@@ -164,7 +164,7 @@ class StackedMLP(nn.Module):
         )
         self.skip_per_step = S > 1
         self.activation = activation
-        #: rows per chunk of :class:`ChunkedMLP` (``forward_all`` on many rows)
+        #: rows per chunk of :class:`ChunkedMLP` (``forward_all`` on many rows, CPU only)
         self.chunk_rows = 4096
         self._act = ACTIVATIONS[activation]
         # in place where autograd allows it (tanh and relu save their output, not input)
@@ -281,12 +281,14 @@ class StackedMLP(nn.Module):
         # faster than one ``baddbmm`` on CPU, and the bias is added in place (a broadcast
         # bias copied into the output by ``baddbmm``/``addmm`` costs a full pass).
         flat = x.reshape(K * B, d)
+        # cache-sized chunks help on CPU; a GPU wants one large matmul per layer
+        chunk = self.chunk_rows if flat.device.type == "cpu" else flat.shape[0]
         outs = []
         for hd in range(H):
             ws = [w[0, hd] for w in self.weights]
             bs = [b[0, hd, 0] for b in self.biases]
             if self.activation in _DERIVATIVE_FROM_OUTPUT:
-                outs.append(ChunkedMLP.apply(flat, self.activation, self.chunk_rows, *ws, *bs))
+                outs.append(ChunkedMLP.apply(flat, self.activation, chunk, *ws, *bs))
                 continue
             h = flat
             for i in range(n):

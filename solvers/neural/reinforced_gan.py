@@ -394,7 +394,10 @@ class ReinforcedGAN:
         spec = json.loads((directory / SPEC_FILE).read_text())
         info = spec.get("training", {})
         if schedule is None:
-            schedule = GANSchedule.from_dict(info.get("schedule", {}))
+            saved = info.get("schedule", {})
+            if saved:  # runs saved before ``link_sigma_grad`` existed let the link train σ
+                saved = {"link_sigma_grad": True, **saved}
+            schedule = GANSchedule.from_dict(saved)
         trainer = cls(
             solution.config,
             schedule,
