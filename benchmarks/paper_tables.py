@@ -332,7 +332,11 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "paper_tables.md").write_text(header + "\n" + table + "\n")
     (RESULTS / "paper_tables.json").write_text(
-        json.dumps({f"{p}|{m}|{s}": r for (p, m, s), r in results.items()}, indent=2) + "\n"
+        json.dumps(
+            {"meta": meta, "runs": {f"{p}|{m}|{s}": r for (p, m, s), r in results.items()}},
+            indent=2,
+        )
+        + "\n"
     )
     print(header)
     print(table)
