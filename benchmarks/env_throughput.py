@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from provenance import run_meta
 
 from market_env import BatchedMarket, get_preset
 
@@ -113,16 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 measure_batched_market(B, device="cuda", steps=args.steps, repeats=args.repeats)
             )
-    meta = {
-        "command": "python benchmarks/env_throughput.py " + " ".join(argv or sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"
-        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
-        "torch": torch.__version__,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "steps": args.steps,
-        "repeats": args.repeats,
-    }
+    meta = run_meta(
+        "env_throughput.py",
+        argv,
+        steps=args.steps,
+        repeats=args.repeats,
+    )
     md = _markdown(rows, meta)
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from provenance import run_meta  # noqa: E402
 
 from market_env import get_preset, parallel_env  # noqa: E402
 
@@ -150,14 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         "(c) raw / (a) PettingZoo": (c["agent_steps_per_s"] / a["agent_steps_per_s"], 300),
         "(b) SB3 shared / (a) PettingZoo": (b["agent_steps_per_s"] / a["agent_steps_per_s"], 30),
     }
-    meta = {
-        "command": "python benchmarks/interface_throughput.py " + " ".join(argv or sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "repeats": args.repeats,
-    }
+    meta = run_meta(
+        "interface_throughput.py",
+        argv,
+        threads=args.threads,
+        repeats=args.repeats,
+    )
     md = _markdown(rows, ratios, meta)
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -108,11 +108,25 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="torch CPU threads (default 0: torch's default, all cores; 2 threads make a "
-        "generator epoch 1.1x and a discriminator epoch 1.4x faster than 1 on a 2-core CPU)",
+        "generator epoch 1.1x and a discriminator epoch 1.5x faster than 1 on a 2-core CPU)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=cmd_solve)
     return p
+
+
+#: CLI options that change the training schedule: option → ``GANSchedule`` field(s).
+SCHEDULE_ARGS: dict[str, tuple[str, ...]] = {
+    "rounds": ("rounds",),
+    "epochs": ("gen_epochs", "disc_epochs"),
+    "batch": ("batch_size",),
+    "lr_gen": ("lr_gen",),
+    "lr_disc": ("lr_disc",),
+    "time_limit": ("max_seconds",),
+    "terminal_weight": ("terminal_weight",),
+    "link_form": ("link_form",),
+    "link_sigma_grad": ("link_sigma_grad",),
+}
 
 
 def _schedule(args: argparse.Namespace) -> Any:
@@ -122,24 +136,10 @@ def _schedule(args: argparse.Namespace) -> Any:
     if schedule is None:
         schedule = default_schedule(args.solver)
     changes: dict[str, Any] = {}
-    if args.rounds is not None:
-        changes["rounds"] = args.rounds
-    if args.epochs is not None:
-        changes["gen_epochs"] = changes["disc_epochs"] = args.epochs
-    if args.batch is not None:
-        changes["batch_size"] = args.batch
-    if args.lr_gen is not None:
-        changes["lr_gen"] = args.lr_gen
-    if args.lr_disc is not None:
-        changes["lr_disc"] = args.lr_disc
-    if args.time_limit is not None:
-        changes["max_seconds"] = args.time_limit
-    if args.terminal_weight is not None:
-        changes["terminal_weight"] = args.terminal_weight
-    if args.link_form is not None:
-        changes["link_form"] = args.link_form
-    if args.link_sigma_grad is not None:
-        changes["link_sigma_grad"] = args.link_sigma_grad
+    for arg, fields_ in SCHEDULE_ARGS.items():
+        value = getattr(args, arg)
+        if value is not None:
+            changes.update(dict.fromkeys(fields_, value))
     return replace(schedule, **changes)
 
 
@@ -216,17 +216,4 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _any_schedule_option(args: argparse.Namespace) -> bool:
-    return args.quick or any(
-        getattr(args, k) is not None
-        for k in (
-            "rounds",
-            "epochs",
-            "batch",
-            "lr_gen",
-            "lr_disc",
-            "time_limit",
-            "terminal_weight",
-            "link_form",
-            "link_sigma_grad",
-        )
-    )
+    return args.quick or any(getattr(args, arg) is not None for arg in SCHEDULE_ARGS)

@@ -263,17 +263,8 @@ class NeuralSolution(Solution):
             price_net=price_net,
         )
         self.clearing = "residual" if generator == "residual" else "none"
-        self.nets = EquilibriumNets(
-            config,
-            mu=mu,
-            generator=generator,
-            width=width,
-            depth=depth,
-            net_shape=net_shape,
-            skip=skip,
-            activation=activation,
-            price_net=price_net,
-        )
+        net_options = {k: v for k, v in self.options.items() if k != "solver"}
+        self.nets = EquilibriumNets(config, **net_options)
 
     @classmethod
     def from_spec(cls, config: MarketConfig, params: dict[str, Any]) -> NeuralSolution:
