@@ -13,6 +13,7 @@ of :mod:`market_env.policy`.
 from .clearing import CLEARING_RULES, get_clearing_rule, imbalance
 from .config import PRESETS, MarketConfig, get_preset, load_config
 from .gym_env import FrictionalMarketEnv
+from .jsonio import read_json_file
 from .market import BatchedMarket, StepResult
 from .metrics import (
     S0_control_variate,
@@ -89,6 +90,7 @@ __all__ = [
     "get_preset",
     "imbalance",
     "load_config",
+    "read_json_file",
     "path_errors",
     "relative_l2_error",
     "rollout",

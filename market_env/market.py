@@ -7,17 +7,39 @@ through :meth:`BatchedMarket.step`; the RL interfaces are thin views of it.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .clearing import get_clearing_rule
 from .config import MarketConfig
+from .jsonio import short_repr
 from .price import ClearingDrift, PriceMechanism
 from .state import MarketState
 
 __all__ = ["BatchedMarket", "StepResult"]
+
+#: Largest ``batch_size × n_steps × n_agents`` of one :class:`BatchedMarket` (2**30, about
+#: 1.07e9 elements: one ``(B, K, N)`` float64 tensor of a rollout is then 8 GiB).
+MAX_ELEMENTS = 1 << 30
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        value = operator.index(seed)
+    except TypeError:
+        raise ValueError(f"seed must be an integer or None, got {short_repr(seed)}") from None
+    if not -(1 << 63) <= value < 1 << 64:
+        raise ValueError(f"seed must be in [-2**63, 2**64), got {short_repr(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,9 +84,16 @@ class BatchedMarket:
         device: torch device of every tensor (``"cpu"``, ``"cuda"``, …).
         dtype: floating dtype (``torch.float32`` default; ``torch.float64`` for truths).
         seed: seed of the market's own generator; ``reset(seed=...)`` overrides it.
-        validate: check the shape and finiteness of submitted rates at each step
-            (one cheap reduction; switch off in tight training loops).
+        validate: check the inputs of :meth:`step` and :meth:`reset`: the shape and
+            finiteness of the submitted rates and of ``mu``/``sigma``/``noise``/``S0`` when
+            they are passed (one reduction and one device sync per checked tensor; switch
+            off in tight training loops, where nothing is checked).
+
+    ``batch_size × n_steps × n_agents`` may be at most :data:`MAX_ELEMENTS` (2**30), checked
+    before anything is allocated.
     """
+
+    MAX_ELEMENTS = MAX_ELEMENTS
 
     def __init__(
         self,
@@ -80,16 +109,35 @@ class BatchedMarket:
     ) -> None:
         if not isinstance(config, MarketConfig):
             raise ValueError(f"config must be a MarketConfig, got {type(config).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise ValueError(f"batch_size must be an integer >= 1, got {short_repr(batch_size)}")
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {short_repr(batch_size)}")
+        elements = batch_size * config.n_steps * config.n_agents
+        if elements > MAX_ELEMENTS:
+            most = MAX_ELEMENTS // (config.n_steps * config.n_agents)
+            total = f"{float(elements):.3g}" if elements < 1e300 else short_repr(elements)
+            raise ValueError(
+                f"batch_size × n_steps × n_agents = {short_repr(batch_size)} × {config.n_steps}"
+                f" × {config.n_agents} = {total} exceeds the limit {MAX_ELEMENTS} "
+                f"(BatchedMarket.MAX_ELEMENTS); use batch_size <= {most} for this market"
+            )
         if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
-            raise ValueError(f"dtype must be a floating torch dtype, got {dtype}")
+            raise ValueError(f"dtype must be a floating torch dtype, got {short_repr(dtype)}")
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda', got {short_repr(device)}"
+            ) from None
+        seed = _check_seed(seed)
         self.config = config
         self.batch_size = batch_size
         self.price = ClearingDrift() if price is None else price
         self.clearing = clearing
         self._clear = get_clearing_rule(clearing)
-        self.device = torch.device(device)
+        self.device = device
         self.dtype = dtype
         self.validate = validate
         self.n_agents = config.n_agents
@@ -117,7 +165,7 @@ class BatchedMarket:
         if seed is None:
             gen.seed()
         else:
-            gen.manual_seed(int(seed))
+            gen.manual_seed(seed)
         return gen
 
     def sample_noise(self, generator: torch.Generator | None = None) -> Tensor:
@@ -142,20 +190,31 @@ class BatchedMarket:
             seed: reseed the market's generator before drawing the noise.
             noise: use these increments ``ΔW`` (shape ``(B, K)``) instead of drawing.
             S0: initial price (a float, 0-d or ``(B,)`` tensor); default the price
-                mechanism's ``S0``, else the frictionless ``(β − γ̄α²s)T``.
+                mechanism's ``S0``, else the frictionless ``(β − γ̄α²s)T`` (MODEL.md §3).
+
+        With ``validate`` on, a non-finite ``noise`` or ``S0``, or an ``S0`` of another
+        shape, raises ``ValueError``.
         """
         if seed is not None:
-            self._generator = self._make_generator(seed)
+            self._generator = self._make_generator(_check_seed(seed))
         if noise is None:
             noise = self.sample_noise()
         else:
             expected = (self.batch_size, self.n_steps)
+            if not isinstance(noise, Tensor):
+                raise ValueError(
+                    f"noise must be a torch.Tensor of shape {expected}, got {type(noise).__name__}"
+                )
             if tuple(noise.shape) != expected:
                 raise ValueError(f"noise must have shape {expected}, got {tuple(noise.shape)}")
+            if self.validate:
+                self._check_finite("noise", noise, ("path", "step"))
             noise = noise.to(device=self.device, dtype=self.dtype)
         self.noise = noise
         if S0 is None:
             S0 = getattr(self.price, "S0", None)
+        elif self.validate:
+            self._check_price_input("S0", S0)
         if S0 is None:
             S0 = self.config.frictionless_S0
         S0 = torch.as_tensor(S0, dtype=self.dtype, device=self.device)
@@ -175,15 +234,54 @@ class BatchedMarket:
     def _check_rates(self, rates: Tensor) -> None:
         expected = (self.batch_size, self.n_agents)
         if not isinstance(rates, Tensor):
-            raise ValueError(f"rates must be a torch.Tensor of shape {expected}, got {type(rates)}")
+            raise ValueError(
+                f"rates must be a torch.Tensor of shape {expected}, got {type(rates).__name__}"
+            )
         if tuple(rates.shape) != expected:
             raise ValueError(f"rates must have shape {expected} (B, N), got {tuple(rates.shape)}")
-        if not bool(torch.isfinite(rates).all()):
-            bad = (~torch.isfinite(rates)).nonzero()[0].tolist()
+        if rates.dtype != self.dtype:
+            raise ValueError(f"rates must have the market's dtype {self.dtype}, got {rates.dtype}")
+        self._check_finite("rates", rates, ("path", "agent"))
+
+    @staticmethod
+    def _check_finite(name: str, x: Tensor, axes: tuple[str, ...]) -> None:
+        """One reduction (and device sync); on failure, name the first bad entry."""
+        if x.dtype == torch.bool or x.is_complex():
+            raise ValueError(f"{name} must be a real tensor, got dtype {x.dtype}")
+        finite = torch.isfinite(x)
+        if not bool(finite.all()):
+            bad = (~finite).nonzero()[0].tolist()
+            where = ", ".join(f"{a} {i}" for a, i in zip(axes, bad))
+            value = x[tuple(bad)].item()
             raise ValueError(
-                f"rates must be finite, got {rates[bad[0], bad[1]].item()} at path {bad[0]}, "
-                f"agent {bad[1]}"
+                f"{name} must be finite, got {value}" + (f" at {where}" if where else "")
             )
+
+    def _check_price_input(self, name: str, value: Any) -> None:
+        """``mu``, ``sigma`` or ``S0``: a finite real number, or a tensor of shape ``()``,
+        ``(1,)`` or ``(B,)`` (one per path) with finite entries."""
+        B = self.batch_size
+        rule = f"a finite number or a tensor of shape () or ({B},) (one per path)"
+        if isinstance(value, bool):
+            raise ValueError(f"{name} must be {rule}, got bool {value}")
+        if isinstance(value, numbers.Real):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise ValueError(f"{name} must be {rule}, got {short_repr(value)}")
+            return
+        if not isinstance(value, Tensor):
+            try:  # numpy arrays, lists: what torch.as_tensor takes
+                value = torch.as_tensor(value)
+            except (TypeError, ValueError, RuntimeError, OverflowError):
+                raise ValueError(
+                    f"{name} must be {rule}, got {type(value).__name__} {short_repr(value)}"
+                ) from None
+        if tuple(value.shape) not in ((), (1,), (B,)):
+            raise ValueError(f"{name} must be {rule}, got shape {tuple(value.shape)}")
+        self._check_finite(name, value, ("path",) if value.dim() else ())
 
     def step(
         self, rates: Tensor, mu: Tensor | None = None, sigma: Tensor | None = None
@@ -194,6 +292,9 @@ class BatchedMarket:
             rates: submitted trading rates, shape ``(B, N)``.
             mu, sigma: the price over this step, shape ``(B,)`` (or scalars); if omitted,
                 the price mechanism sets them from the current state.
+
+        With ``validate`` on, rates of another shape or with NaN/inf raise ``ValueError``,
+        and so do ``mu``/``sigma`` when passed (see :meth:`reset` for ``S0``).
         """
         state = self.state
         if state is None:
@@ -205,6 +306,10 @@ class BatchedMarket:
             )
         if self.validate:
             self._check_rates(rates)
+            if mu is not None:
+                self._check_price_input("mu", mu)
+            if sigma is not None:
+                self._check_price_input("sigma", sigma)
         if mu is None or sigma is None:
             p_mu, p_sigma = self.price(state, self)
             mu = p_mu if mu is None else mu

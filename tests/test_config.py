@@ -60,7 +60,7 @@ def test_json_round_trip_has_exactly_the_fields(tmp_path):
         ({"xi": (1.0, 2.0, 3.0)}, "xi must have one entry per agent"),
         ({"gamma": (1.0,), "xi": (0.0,)}, "at least 2 agents"),
         ({"lam": math.nan}, "lam must be a finite number"),
-        ({"xi": (math.nan, 1.0)}, "xi[0] must be finite"),
+        ({"xi": (math.nan, 1.0)}, "xi[0] must be a finite number, got nan"),
         ({"n_steps": 0}, "n_steps must be an integer >= 1"),
         ({"n_steps": 2.5}, "n_steps must be an integer >= 1"),
         ({"initial_holdings": (1.0,)}, "initial_holdings must have one entry per agent"),
