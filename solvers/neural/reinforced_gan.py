@@ -10,6 +10,9 @@ Both phases roll the market out through :meth:`market_env.BatchedMarket.step`.
 from __future__ import annotations
 
 import json
+import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -19,8 +22,10 @@ import torch
 
 from market_env import BatchedMarket, MarketConfig
 
+from .convergence import ConvergenceTolerances, Verdict, convergence_verdict
 from .model import NeuralSolution, implied_rate
 from .training import (
+    LINK_FORMS,
     LossGuard,
     Progress,
     decayed,
@@ -64,8 +69,15 @@ class GANSchedule:
         noise_batches: noise batches drawn per round for the generator (cycled).
         pool_batches: generator paths for the discriminator are simulated this many batches
             at a time and each batch is used once (fresh paths every discriminator epoch).
-        max_seconds: stop training (after the current epoch) once this much time has passed
-            (default 540 s, so a default solve with evaluation fits in 10 minutes).
+        max_seconds: an optional time budget in seconds (default ``None``: none). The
+            schedule is defined by its epochs, so a seed gives the same solution on any
+            machine; with a budget, training stops at a round boundary when the next round
+            would not fit (or, as a last resort, inside a round at 1.1× the budget) and the
+            run is reported ``NOT CONVERGED`` with stop reason ``time-limit``.
+
+    Every field is checked on construction: counts are integers ≥ 1, learning rates and
+    loss weights finite and > 0 (``gen_clearing_weight`` ≥ 0), ``lr_final_factor`` in
+    (0, 1], ``max_seconds`` ``None`` or finite and > 0.
     """
 
     rounds: int = 6
@@ -84,7 +96,26 @@ class GANSchedule:
     link_sigma_grad: bool = False
     noise_batches: int = 8
     pool_batches: int = 10
-    max_seconds: float | None = 540.0
+    max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        counts = ("rounds", "gen_epochs", "disc_epochs", "batch_size")
+        for name in (*counts, "noise_batches", "pool_batches"):
+            _check_count(name, getattr(self, name))
+        if self.disc_batch_size is not None:
+            _check_count("disc_batch_size", self.disc_batch_size)
+        for name in ("lr_gen", "lr_disc", "lr_S0", "terminal_weight", "link_weight"):
+            _check_positive(name, getattr(self, name))
+        _check_positive("gen_clearing_weight", self.gen_clearing_weight, allow_zero=True)
+        _check_positive("lr_final_factor", self.lr_final_factor)
+        if self.lr_final_factor > 1:
+            raise ValueError(f"lr_final_factor must be in (0, 1], got {self.lr_final_factor!r}")
+        if self.max_seconds is not None:
+            _check_positive("max_seconds", self.max_seconds)
+        if self.link_form not in LINK_FORMS:
+            raise ValueError(f"link_form must be one of {list(LINK_FORMS)}, got {self.link_form!r}")
+        if not isinstance(self.link_sigma_grad, bool):
+            raise ValueError(f"link_sigma_grad must be true or false, got {self.link_sigma_grad!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GANSchedule:
@@ -95,8 +126,30 @@ class GANSchedule:
         return cls(**data)
 
 
-#: Named schedules: ``default`` (reaches the issue-5 targets on ``quadratic-10`` in about 4
-#: rounds, stops after 540 s at most); ``quick`` is a smoke test (seconds).
+#: Largest count a schedule accepts (paths per epoch, epochs, rounds): beyond it a typo, not
+#: a schedule; the memory of a batch is bounded separately by :class:`BatchedMarket`.
+MAX_COUNT = 10_000_000
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise ValueError(f"{name} must be an integer in [1, {MAX_COUNT:.0e}], got {value!r}")
+
+
+def _check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+#: Named schedules: ``default`` (6 rounds; meets the README's ``quadratic-10`` targets);
+#: ``quick`` is a smoke test (seconds, never converged).
 SCHEDULES: dict[str, GANSchedule] = {
     "default": GANSchedule(),
     "quick": GANSchedule(
@@ -130,6 +183,9 @@ class ReinforcedGAN:
         seed: seeds the network initialisation and the training noise.
         solution: continue training this solution (resume) instead of a fresh one.
         progress: show tqdm progress bars.
+        threads: intra-op torch threads while training (default 1, ``0``: all cores;
+            :mod:`solvers.threads` says why).
+        tolerances: of the convergence verdict (:class:`ConvergenceTolerances`).
         net_options: ``width``, ``depth``, ``net_shape``, ``skip``, ``activation``.
 
     ``train()`` runs the remaining rounds and returns the solution; ``save(dir)`` writes the
@@ -149,9 +205,18 @@ class ReinforcedGAN:
         seed: int = 0,
         solution: NeuralSolution | None = None,
         progress: bool = True,
+        threads: int | None = None,
+        tolerances: ConvergenceTolerances | None = None,
         **net_options: Any,
     ) -> None:
+        from ..threads import resolve_threads
+
         self.config = config
+        self.threads = resolve_threads(threads)
+        self.tolerances = tolerances or ConvergenceTolerances()
+        self.verdict: Verdict | None = None
+        self._stop: tuple[str, str | None] | None = None
+        self._interrupted: str | None = None
         self.schedule = schedule or GANSchedule()
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -256,26 +321,55 @@ class ReinforcedGAN:
         return {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
 
     # ----- the loop ----------------------------------------------------------------------
-    def _out_of_time(self, start: float, factor: float = 1.1) -> bool:
-        """Hard stop inside a round (a last resort: it leaves generator and price out of
-        step) once ``factor × max_seconds`` have passed."""
+    def _stop_now(self, start: float, phase: str, factor: float = 1.1) -> bool:
+        """After each epoch: stop on SIGINT/SIGTERM, or (a last resort, it leaves generator
+        and price out of step) once ``factor × max_seconds`` have passed. Records why."""
+        if self._interrupted is not None:
+            self._stop = ("interrupted", phase)
+            return True
         limit = self.schedule.max_seconds
         elapsed = self.train_seconds + time.perf_counter() - start
-        return limit is not None and elapsed > factor * limit
+        if limit is not None and elapsed > factor * limit:
+            self._stop = ("time-limit", phase)
+            return True
+        return False
 
     def _no_time_for_round(self, start: float, rounds_run: int) -> bool:
         """Stop at a round boundary when the next round, as long as the mean round so far,
         would end after ``max_seconds`` (so the generator and the price stay in step)."""
         limit = self.schedule.max_seconds
-        if limit is None:
+        if limit is None or rounds_run == 0:  # inside the first round the epoch check stops
             return False
         now = time.perf_counter() - start
-        mean_round = now / rounds_run if rounds_run else 0.0
+        mean_round = now / rounds_run
         return self.train_seconds + now + mean_round > limit
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._interrupted is not None:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self._interrupted = signal.Signals(signum).name
+        self._notice(
+            f"{self.name}: {self._interrupted} received, stopping after this epoch "
+            "(send it again to abort without saving)"
+        )
+
+    def _notice(self, text: str) -> None:
+        import sys
+
+        print(f"\n{text}", file=sys.stderr, flush=True)
 
     def train(self, rounds: int | None = None) -> NeuralSolution:
         """Run rounds ``self.round + 1 .. rounds`` (default: the schedule's) and return the
-        solution. Raises :class:`TrainingDivergedError` on a NaN/exploding loss."""
+        solution; :attr:`verdict` then says whether it converged
+        (:mod:`solvers.neural.convergence`).
+
+        Training uses ``threads`` intra-op torch threads (:mod:`solvers.threads`). In the
+        main thread, SIGINT and SIGTERM stop training after the current epoch (the solution
+        is returned and :attr:`verdict` says ``interrupted``); a second signal raises
+        ``KeyboardInterrupt``. Raises :class:`TrainingDivergedError` on a NaN/exploding loss.
+        """
+        from ..threads import torch_threads
+
         s = self.schedule
         rounds = s.rounds if rounds is None else rounds
         per_round = s.gen_epochs + s.disc_epochs
@@ -286,25 +380,84 @@ class ReinforcedGAN:
             self.round * per_round,
         )
         start = time.perf_counter()
-        stopped = False
+        self._stop = None
+        self._interrupted = None
         rounds_run = 0
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                handlers[sig] = signal.signal(sig, self._on_signal)
         try:
-            while self.round < rounds and not stopped:
-                if self._no_time_for_round(start, rounds_run):
-                    stopped = True
-                    break
-                stopped = self._train_round(bar, start)
-                rounds_run += 1
+            with torch_threads(self.threads):
+                while self.round < rounds and self._stop is None:
+                    if self._no_time_for_round(start, rounds_run):
+                        self._stop = ("time-limit", "round boundary")
+                        break
+                    self._train_round(bar, start)
+                    rounds_run += 1
         finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
             bar.close()
             self.train_seconds += time.perf_counter() - start
-        self.history["stopped_early"] = stopped
+        reason, phase = self._stop or ("completed", None)
+        stop_where = None
+        if phase == "round boundary":
+            stop_where = {"round": self.round + 1, "phase": "at the start of the round, generator"}
+        elif phase is not None:
+            stop_where = {"round": min(self.round + 1, rounds), "phase": phase}
+        self.history["stopped_early"] = reason != "completed"
+        self.history["stop"] = {"reason": reason, "where": stop_where}
+        self.verdict = self._verdict(rounds, reason, stop_where)
+        self.history["verdict"] = self.verdict.to_dict()
         return self.solution
 
-    def _train_round(self, bar: Progress, start: float) -> bool:
+    def _verdict(self, rounds: int, reason: str, stop_where: dict | None) -> Verdict:
+        cfg = self.config
+        return convergence_verdict(
+            self.history["rounds"],
+            rounds_scheduled=rounds,
+            stop_reason=reason,
+            stop_where=stop_where,
+            scale_S0=0.1 * cfg.alpha * math.sqrt(cfg.horizon),
+            price_trained=bool(self.history["discriminator"]) or self.name != "reinforced-gan",
+            tolerances=self.tolerances,
+        )
+
+    @staticmethod
+    def _fifths(values: list[float]) -> tuple[float | None, float | None]:
+        """Means of the first and the last fifth of ``values`` (``None`` when empty)."""
+        if not values:
+            return None, None
+        n = max(1, len(values) // 5)
+        return sum(values[:n]) / n, sum(values[-n:]) / n
+
+    def _end_round(self, r: int, start: float, S0_start: float) -> None:
+        """Close round ``r``: its summary (:func:`convergence_verdict` reads it)."""
+        gen = [row[2] for row in self.history["generator"] if row[0] == r]
+        disc = [row for row in self.history["discriminator"] if row[0] == r]
+        first, last = self._fifths(gen)
+        _, terminal = self._fifths([row[2] for row in disc])
+        _, link = self._fifths([row[3] for row in disc])
+        self.round = r
+        self.history["rounds"].append(
+            {
+                "round": r,
+                "S0": self.solution.S0,
+                "S0_start": S0_start,
+                "objective_first": first,
+                "objective_last": last,
+                "terminal": terminal,
+                "link": link,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+
+    def _train_round(self, bar: Progress, start: float) -> None:
         s = self.schedule
         self._set_round_lr()
         r = self.round + 1
+        S0_start = self.solution.S0
         hint_gen = "lower lr_gen (--lr-gen) or check the config's scales (lam, xi)"
         hint_disc = "lower lr_disc/lr_S0 (--lr-disc) or the link weight"
         noise = self._noise(s.noise_batches, 0)
@@ -317,8 +470,8 @@ class ReinforcedGAN:
                 bar.update(
                     round=r, phase="gen", utility=losses["utility"], clearing=losses["clearing"]
                 )
-                if self._out_of_time(start):
-                    return True
+                if self._stop_now(start, "generator"):
+                    return
             self.nets.price_net.requires_grad_(True)
             self.nets.generator.requires_grad_(False)
             pool = None
@@ -332,48 +485,95 @@ class ReinforcedGAN:
                 )
                 self.history["discriminator"].append([r, e + 1, losses["terminal"], losses["link"]])
                 bar.update(round=r, phase="disc", terminal=losses["terminal"], link=losses["link"])
-                if self._out_of_time(start):
-                    return True
+                if self._stop_now(start, "discriminator"):
+                    return
         finally:
             self.nets.price_net.requires_grad_(True)
             self.nets.generator.requires_grad_(True)
-        self.round = r
-        self.history["rounds"].append(
-            {"round": r, "S0": self.solution.S0, "seconds": time.perf_counter() - start}
-        )
-        return False
+        self._end_round(r, start, S0_start)
 
     # ----- persistence / resume ------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
+        """What ``training.pt`` holds: both optimisers' state, the round reached, the
+        training time so far and the run id (tying it to its ``solution.json``)."""
         return {
             "opt_gen": self.opt_gen.state_dict(),
             "opt_disc": self.opt_disc.state_dict(),
             "round": self.round,
             "train_seconds": self.train_seconds,
+            "run_id": getattr(self, "run_id", None),
         }
 
-    def load_training_state(self, state: dict[str, Any]) -> None:
-        self.opt_gen.load_state_dict(state["opt_gen"])
-        self.opt_disc.load_state_dict(state["opt_disc"])
-        self.round = int(state["round"])
-        self.train_seconds = float(state["train_seconds"])
+    def load_training_state(self, state: dict[str, Any], label: str = TRAINING_FILE) -> None:
+        """Restore a :meth:`training_state` read from ``label``. Refuses, with one-line
+        ``ValueError``, anything else: not a dict, a missing entry, a round or time that is
+        not a count, optimiser states that do not fit the networks (group and parameter
+        counts, the shape of every moment: :func:`solvers.run_folder.check_optimizer_state`).
+        Nothing is changed unless all of it fits."""
+        from market_env.jsonio import short_repr
+
+        from ..run_folder import check_optimizer_state, one_line
+
+        if not isinstance(state, dict):
+            raise ValueError(f"{label} does not hold a training state (got {type(state).__name__})")
+        missing = [k for k in ("opt_gen", "opt_disc", "round", "train_seconds") if k not in state]
+        if missing:
+            raise ValueError(f"{label} does not hold a training state (no {missing})")
+        rounds, seconds = state["round"], state["train_seconds"]
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+            raise ValueError(f"{label}: round must be an integer >= 0, got {short_repr(rounds)}")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise ValueError(
+                f"{label}: train_seconds must be a finite number >= 0, got {short_repr(seconds)}"
+            )
+        optimizers = (("opt_gen", self.opt_gen), ("opt_disc", self.opt_disc))
+        for name, opt in optimizers:
+            check_optimizer_state(opt, state[name], f"{label} ({name})")
+        for name, opt in optimizers:
+            try:
+                opt.load_state_dict(state[name])
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+                raise ValueError(
+                    f"{label} ({name}) does not fit the networks: {one_line(exc)}"
+                ) from None
+        self.round = rounds
+        self.train_seconds = float(seconds)
 
     def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write the artefact folder: ``solution.json`` (config, options, schedule, seed,
-        ``extra``), ``weights.pt``, ``training.pt`` (optimiser state) and ``history.json``."""
-        directory = Path(directory)
+        """Write the run folder: ``solution.json`` (config, options, and ``training``:
+        solver, run id, schedule, seed, rounds done, training time, ``extra``),
+        ``weights.pt``, ``training.pt`` (optimiser state) and ``history.json``.
+
+        Crash-safe (:func:`solvers.run_folder.save_run`): a kill at any moment leaves the
+        folder's previous complete state or the new one, ``solution.json`` naming the size
+        and SHA-256 of every other file. The run id is drawn at the first save and kept by
+        :meth:`resume`; ``training.pt`` and ``history.json`` carry it too, so files of
+        another run are never mistaken for this one's.
+        """
+        from ..run_folder import json_bytes, new_run_id, torch_bytes
+
+        if getattr(self, "run_id", None) is None:
+            self.run_id = new_run_id()
         info = {
             "solver": self.name,
+            "run_id": self.run_id,
             "schedule": asdict(self.schedule),
             "seed": self.seed,
             "rounds_done": self.round,
             "train_seconds": self.train_seconds,
             **(extra or {}),
         }
-        self.solution.save(directory, extra={"training": info})
-        torch.save(self.training_state(), directory / TRAINING_FILE)
-        (directory / HISTORY_FILE).write_text(json.dumps(self.history) + "\n")
-        return directory
+        self.history["run_id"] = self.run_id
+        files = {
+            TRAINING_FILE: torch_bytes(self.training_state()),
+            HISTORY_FILE: json_bytes(self.history, indent=None),
+        }
+        return self.solution.save(directory, extra={"training": info}, files=files)
 
     @classmethod
     def resume(
@@ -384,34 +584,109 @@ class ReinforcedGAN:
         device: str | torch.device = "cpu",
         progress: bool = True,
     ) -> ReinforcedGAN:
-        """Rebuild a trainer from an artefact folder written by :meth:`save`."""
-        from ..base import SPEC_FILE, load_solution
+        """Rebuild a trainer from a run folder written by :meth:`save` (same run id; the
+        next :meth:`save` continues the run's files).
+
+        Refused with one-line ``ValueError``: whatever :func:`~solvers.base.load_solution`
+        refuses; a folder without a neural solution; a bad ``training`` section (schedule,
+        seed); in a trainer's run, ``training.pt`` or ``history.json`` missing or unreadable;
+        either one carrying another run id than ``solution.json`` ("belongs to another
+        run"); ``training.pt`` at another round than ``solution.json``; optimiser states
+        that do not fit the networks (:meth:`load_training_state`). Folders saved before
+        run ids existed resume as before.
+        """
+        from market_env.jsonio import short_repr
+
+        from ..base import load_saved_run
+        from ..run_folder import (
+            MAX_HISTORY_BYTES,
+            SPEC_FILE,
+            RunIncompleteError,
+            one_line,
+            torch_load_bytes,
+        )
 
         directory = Path(directory)
-        solution = load_solution(directory, map_location=device)
-        if not isinstance(solution, NeuralSolution):
-            raise ValueError(f"{str(directory)!r} does not hold a neural solution")
-        spec = json.loads((directory / SPEC_FILE).read_text())
-        info = spec.get("training", {})
+        where = repr(str(directory))
+        for attempt in range(3):  # read one state, even while a save commits
+            solution, run = load_saved_run(directory, map_location=device)
+            if not isinstance(solution, NeuralSolution):
+                raise ValueError(f"{where} does not hold a neural solution")
+            need = sum(p.numel() * p.element_size() for p in solution.nets.parameters())
+            try:
+                training_data = run.read(TRAINING_FILE, max_bytes=6 * need + (64 << 20))
+                history_data = run.read(HISTORY_FILE, max_bytes=MAX_HISTORY_BYTES)
+                break
+            except RunIncompleteError:
+                if attempt == 2 or not run.changed():
+                    raise
+        label = run.spec_label
+        trained = "training" in run.spec  # a trainer's run, not a bare saved solution
+        info = run.spec.get("training", {})
         if schedule is None:
             saved = info.get("schedule", {})
+            if not isinstance(saved, dict):
+                raise ValueError(f"{label}: training.schedule must be an object")
             if saved:  # runs saved before ``link_sigma_grad`` existed let the link train σ
                 saved = {"link_sigma_grad": True, **saved}
-            schedule = GANSchedule.from_dict(saved)
+            try:
+                schedule = GANSchedule.from_dict(saved)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{label}: bad training schedule: {one_line(exc)}") from None
+        seed = info.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"{label}: training.seed must be an integer, got {short_repr(seed)}")
+        run_id = info.get("run_id")
+        if run_id is not None and not isinstance(run_id, str):
+            raise ValueError(f"{label}: training.run_id must be a string")
         trainer = cls(
             solution.config,
             schedule,
             device=device,
-            seed=int(info.get("seed", 0)),
+            seed=seed,
             solution=solution,
             progress=progress,
         )
-        path = directory / TRAINING_FILE
-        if path.is_file():
-            trainer.load_training_state(torch.load(path, map_location=device, weights_only=True))
-        hist = directory / HISTORY_FILE
-        if hist.is_file():
-            trainer.history = json.loads(hist.read_text())
+
+        def other_run(name: str, found: Any) -> ValueError:
+            return ValueError(
+                f"{name} in {where} belongs to another run (run_id {short_repr(found)}, "
+                f"{SPEC_FILE} has {run_id!r}); rerun or resume from a complete copy"
+            )
+
+        for name, data in ((TRAINING_FILE, training_data), (HISTORY_FILE, history_data)):
+            if data is None and trained:
+                raise ValueError(f"cannot resume the run in {where}: {name} is missing")
+        if training_data is not None:
+            tlabel = f"{TRAINING_FILE} in {where}"
+            state = torch_load_bytes(training_data, tlabel, device)
+            found = state.get("run_id") if isinstance(state, dict) else None
+            if run_id is not None and found != run_id:
+                raise other_run(TRAINING_FILE, found)
+            trainer.load_training_state(state, tlabel)
+            done = info.get("rounds_done")
+            if isinstance(done, int) and not isinstance(done, bool) and done != trainer.round:
+                raise ValueError(
+                    f"{tlabel} is at round {trainer.round} but {SPEC_FILE} at round {done}: "
+                    "they are not one state; rerun or resume from a complete copy"
+                )
+        if history_data is not None:
+            hlabel = f"{HISTORY_FILE} in {where}"
+            try:
+                history = json.loads(history_data.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                raise ValueError(f"{hlabel} is not valid JSON: {one_line(exc, 120)}") from None
+            keys = ("generator", "discriminator", "rounds")
+            if not isinstance(history, dict) or not all(
+                isinstance(history.get(k), list) for k in keys
+            ):
+                raise ValueError(
+                    f"{hlabel} is not a training history (an object with the lists {list(keys)})"
+                )
+            if run_id is not None and history.get("run_id") != run_id:
+                raise other_run(HISTORY_FILE, history.get("run_id"))
+            trainer.history = history
+        trainer.run_id = run_id
         return trainer
 
 
@@ -470,10 +745,11 @@ class Combo(ReinforcedGAN):
             "link": float(link.detach()),
         }
 
-    def _train_round(self, bar: Progress, start: float) -> bool:
+    def _train_round(self, bar: Progress, start: float) -> None:
         s = self.schedule
         self._set_round_lr()
         r = self.round + 1
+        S0_start = self.solution.S0
         noise = self._noise(s.noise_batches, 0)
         for e in range(s.gen_epochs):
             losses = self.joint_epoch(noise[e % len(noise)])
@@ -483,11 +759,30 @@ class Combo(ReinforcedGAN):
             shown = {key: losses[key] for key in self.joint_loss_keys}
             self.history["generator"].append([r, e + 1, *shown.values()])
             bar.update(round=r, **shown)
-            if self._out_of_time(start):
-                return True
+            if self._stop_now(start, "joint"):
+                return
         bar.bar.update(s.disc_epochs)
+        self._end_round(r, start, S0_start)
+
+    def _end_round(self, r: int, start: float, S0_start: float) -> None:
+        """Round summary of a joint solver: the objective is the first loss key where it is
+        the utility (Combo), else none (Deep FBSDE); terminal and link from the joint epochs."""
+        rows = [row for row in self.history["generator"] if row[0] == r]
+        keys = self.joint_loss_keys
+        column = {key: [row[2 + i] for row in rows] for i, key in enumerate(keys)}
+        first, last = self._fifths(column["utility"]) if "utility" in column else (None, None)
+        _, terminal = self._fifths(column.get("terminal", []))
+        _, link = self._fifths(column.get("link", []))
         self.round = r
         self.history["rounds"].append(
-            {"round": r, "S0": self.solution.S0, "seconds": time.perf_counter() - start}
+            {
+                "round": r,
+                "S0": self.solution.S0,
+                "S0_start": S0_start,
+                "objective_first": first,
+                "objective_last": last,
+                "terminal": terminal,
+                "link": link,
+                "seconds": time.perf_counter() - start,
+            }
         )
-        return False
