@@ -115,12 +115,35 @@ def _format_table(metrics: dict[str, Any]) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
+def saved_run_status(directory: str | Path) -> dict[str, Any]:
+    """``converged``, ``stop_reason`` and the verdict message recorded in a saved run's
+    ``solution.json`` (runs saved before verdicts existed: ``converged`` ``None``)."""
+    from .base import SPEC_FILE
+
+    try:
+        spec = json.loads((Path(directory) / SPEC_FILE).read_text())
+        verdict = spec.get("training", {}).get("verdict")
+    except (OSError, ValueError, AttributeError):
+        verdict = None
+    if not isinstance(verdict, dict):
+        return {"converged": None, "stop_reason": None, "verdict_message": "no verdict recorded"}
+    return {
+        "converged": verdict.get("converged"),
+        "stop_reason": verdict.get("stop_reason"),
+        "verdict_message": verdict.get("message"),
+    }
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     solution = solution_from_args(args)
     metrics = evaluate(solution, n_paths=args.paths, seed=args.seed)
+    if Path(args.solution).is_dir():
+        metrics.update(saved_run_status(args.solution))
     if args.json:
         print(json.dumps(metrics))
     else:
+        if "verdict_message" in metrics:
+            print(f"saved run: {metrics['verdict_message']}")
         print(_format_table(metrics))
     return 0
 
@@ -164,7 +187,7 @@ def cmd_exploit(args: argparse.Namespace) -> int:
         seed=args.seed,
         iterations=args.iterations,
         train_paths=args.train_paths,
-        progress=not args.json,
+        progress=not args.no_progress,
     )
     out = result.to_dict()
     if args.json:
@@ -212,6 +235,7 @@ def add_exploit_parser(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--iterations", type=int, default=300, help="best-response Adam steps")
     ex.add_argument("--train-paths", type=_positive_int, default=512, help="paths per step")
     ex.add_argument("--json", action="store_true", help="print one JSON object")
+    ex.add_argument("--no-progress", action="store_true", help="hide the progress bar (on stderr)")
     ex.set_defaults(func=cmd_exploit)
 
 

@@ -1,6 +1,6 @@
 """Every method on one market, one table: the benchmark (Riccati truth or leading order), the
 neural solvers (Reinforced-GAN, Combo, Deep FBSDE) and the independent SB3 learners
-(issue 4), judged on common paths by the same metrics (MODEL.md §2) and by their
+judged on common paths by the same metrics (MODEL.md §2) and by their
 exploitability (:func:`solvers.exploitability.exploitability`).
 
 ``market-eq compare --preset quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]``;
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, replace
@@ -26,9 +27,10 @@ from typing import Any
 
 import torch
 
-from market_env import MarketConfig, Trajectory, compute_metrics, equilibrium_solution, path_errors
+from market_env import MarketConfig, Trajectory, compute_metrics, path_errors
 
 from .base import Solution, simulate
+from .benchmark import choose_benchmark, finite_metrics
 
 __all__ = [
     "ALL_METHODS",
@@ -62,7 +64,9 @@ class CompareBudgets:
     Attributes:
         timesteps: SB3 timesteps of each on-policy learner (PPO-shared, PPO-IBR, market game).
         sac_timesteps: SB3 timesteps of each off-policy learner (SAC is ~20× slower per step).
-        neural_seconds: wall-clock cap of each neural solver (its schedule's ``max_seconds``).
+        neural_seconds: optional wall-clock cap of each neural solver (its schedule's
+            ``max_seconds``; default none, so a seed gives the same table on any machine;
+            a capped solver that hits it is marked NOT CONVERGED in its row).
         neural_schedule: ``"default"`` (:func:`solvers.neural.default_schedule` with its
             epochs per round scaled by ``neural_epoch_fraction``, same rounds) or ``"quick"``
             (``solvers.neural.SCHEDULES["quick"]``).
@@ -75,7 +79,7 @@ class CompareBudgets:
 
     timesteps: int = 2_000_000
     sac_timesteps: int = 100_000
-    neural_seconds: float = 120.0
+    neural_seconds: float | None = None
     neural_schedule: str = "default"
     neural_epoch_fraction: float = 0.15
     exploit_iterations: int = 60
@@ -123,7 +127,10 @@ def _train(
     name: str, config: MarketConfig, budgets: CompareBudgets, device: str, progress: bool
 ) -> Solution:
     if name == "benchmark":
-        return equilibrium_solution(config)
+        choice = choose_benchmark(config)
+        if choice.solution is None:
+            raise _NoBenchmark(choice.line)
+        return choice.solution
     if name in NEURAL_METHODS:
         from .neural import SCHEDULES, default_schedule, make_trainer
 
@@ -136,8 +143,8 @@ def _train(
                     setattr(schedule, key, max(1, round(getattr(schedule, key) * f)))
         else:
             schedule = replace(SCHEDULES[budgets.neural_schedule])
-        if hasattr(schedule, "max_seconds"):
-            schedule.max_seconds = budgets.neural_seconds
+        if budgets.neural_seconds is not None:
+            schedule = replace(schedule, max_seconds=budgets.neural_seconds)
         trainer = make_trainer(
             config,
             solver,
@@ -149,6 +156,7 @@ def _train(
         solution = trainer.train()
         if hasattr(solution, "to"):
             solution.to("cpu")
+        solution.training = {"verdict": trainer.verdict.to_dict()}
         return solution
     from .rl import METHODS, train_learners
 
@@ -157,6 +165,10 @@ def _train(
     return train_learners(
         config, name, timesteps=steps, seed=budgets.train_seed, device=device, progress=progress
     )
+
+
+class _NoBenchmark(Exception):
+    """The config has no benchmark (its row says why)."""
 
 
 def _auto_device() -> str:
@@ -249,17 +261,26 @@ def run_comparison(
     if not methods:
         raise ValueError(f"give at least one method; known methods: {known}")
     budgets = CompareBudgets() if budgets is None else budgets
-    benchmark = equilibrium_solution(config)
-    reference = simulate(benchmark, budgets.n_paths, budgets.seed)
+    choice = choose_benchmark(config)
+    reference = simulate(choice.reference, budgets.n_paths, budgets.seed)
+    if not finite_metrics(compute_metrics(reference)):
+        choice = choice.failed("its own rollout is not finite")
+        reference = simulate(choice.reference, budgets.n_paths, budgets.seed)
+    benchmark = choice.reference
+    if progress:
+        print(f"[compare] {choice.line}", flush=True, file=sys.stderr)
     rows: list[dict[str, Any]] = []
     trajectories: dict[str, Trajectory] = {}
     for name in methods:
         if progress:
-            print(f"[compare] {name} ...", flush=True, file=__import__("sys").stderr)
+            print(f"[compare] {name} ...", flush=True, file=sys.stderr)
         torch.manual_seed(budgets.train_seed)
         start = time.perf_counter()
         try:
             solution = _train(name, config, budgets, device, progress)
+        except _NoBenchmark as exc:
+            rows.append({"method": name, "note": str(exc)})
+            continue
         except ImportError as exc:
             rows.append({"method": name, "note": f"skipped: solver not importable ({exc})"})
             continue
@@ -281,12 +302,18 @@ def run_comparison(
         training = getattr(solution, "training", None)
         if isinstance(training, dict):
             row["training"] = training
+            verdict = training.get("verdict")
+            if isinstance(verdict, dict):
+                row["converged"] = verdict.get("converged")
+                row["verdict"] = verdict.get("message")
         rows.append(row)
         trajectories[name] = traj
     result: dict[str, Any] = {
         "preset": preset,
         "config": config.to_dict(),
-        "benchmark": benchmark.label,
+        "benchmark": choice.reference_label,
+        "benchmark_line": choice.line,
+        "benchmark_exists": choice.solution is not None,
         "budgets": asdict(budgets),
         "device": device if device != "auto" else _auto_device(),
         "rows": rows,
@@ -297,7 +324,7 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         if figures and trajectories:
             result["figures"] = [
-                str(p) for p in plot_methods(trajectories, reference, out, benchmark.label)
+                str(p) for p in plot_methods(trajectories, reference, out, choice.reference_label)
             ]
         (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
         (out / "compare.md").write_text(format_markdown(result) + "\n")
@@ -318,12 +345,16 @@ def format_markdown(result: dict[str, Any]) -> str:
         "| train s |"
     )
     lines = [head, "|" + "---|" * 13]
+    if result.get("benchmark_line"):
+        lines.insert(0, result["benchmark_line"] + "\n")
     for r in result["rows"]:
         if "note" in r:
             note = str(r["note"]).replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {r['method']} | {note} |" + " |" * 11)
             continue
         label = r["method"] if r["method"] != "benchmark" else f"benchmark ({r['solution']})"
+        if r.get("converged") is False:
+            label += f" ({r['verdict']})"
         lines.append(
             "| "
             + " | ".join(
@@ -448,7 +479,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         device=args.device,
         out=args.out,
         figures=not args.no_figures,
-        progress=not args.json,
+        progress=True,  # on stderr, also with --json
         preset=args.preset,
     )
     if args.json:

@@ -1,11 +1,15 @@
 """Figures like the paper's (MODEL.md §7): a solution against its benchmark on common paths.
 
-``plot_comparison`` writes four PNG files: ``rates.png`` and ``holdings.png`` (two agents,
-one sample path), ``sigma.png`` and ``mu.png`` (one sample path, and the mean over paths).
+``plot_comparison`` writes four PNG files: ``rates.png`` and ``holdings.png`` (every agent
+up to five, else the first two and the last, always including the last agent, which absorbs
+the imbalance under the residual clearing rule; one sample path), ``sigma.png`` and
+``mu.png`` (one sample path, and the mean over paths). Each file is written to a temporary
+name and renamed, so a killed run never leaves a truncated figure.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +20,17 @@ import numpy as np  # noqa: E402
 
 from market_env import Trajectory  # noqa: E402
 
-__all__ = ["plot_comparison"]
+__all__ = ["plot_comparison", "agents_to_draw"]
+
+#: Up to this many agents every agent is drawn.
+MAX_DRAWN = 5
+
+
+def agents_to_draw(n_agents: int) -> tuple[int, ...]:
+    """Every agent when ``N ≤ 5``, else the first two and the last."""
+    if n_agents <= MAX_DRAWN:
+        return tuple(range(n_agents))
+    return (0, 1, n_agents - 1)
 
 
 def _np(x) -> np.ndarray:
@@ -30,15 +44,18 @@ def plot_comparison(
     *,
     label: str = "model",
     benchmark: str = "benchmark",
-    agents: tuple[int, int] = (0, 1),
+    agents: tuple[int, ...] | None = None,
     path: int = 0,
     T: float | None = None,
 ) -> list[Path]:
     """Write ``rates.png``, ``holdings.png``, ``sigma.png``, ``mu.png`` under ``out_dir``.
 
     ``traj`` and ``reference`` must be rolled out on the same noise
-    (:func:`solvers.base.simulate` with the same seed). Returns the written paths.
+    (:func:`solvers.base.simulate` with the same seed). ``agents``: which agents' rates
+    and holdings to draw (default :func:`agents_to_draw`). Returns the written paths.
     """
+    N = traj.phi.shape[-1]
+    agents = agents_to_draw(N) if agents is None else agents
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     K = traj.mu.shape[1]
@@ -50,8 +67,13 @@ def plot_comparison(
     def save(fig, name: str) -> None:
         fig.tight_layout()
         p = out_dir / name
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        tmp = out_dir / f".{name}.{os.getpid()}.tmp"
+        try:
+            fig.savefig(tmp, dpi=110, format="png")
+            os.replace(tmp, p)
+        finally:
+            plt.close(fig)
+            tmp.unlink(missing_ok=True)
         written.append(p)
 
     for name, key, tt, title in (
@@ -62,7 +84,7 @@ def plot_comparison(
         for i, n in enumerate(agents):
             if n >= traj.phi.shape[-1]:
                 continue
-            color = f"C{i}"
+            color = f"C{i % 10}"
             ax.plot(
                 tt,
                 _np(getattr(traj, key)[path, :, n]),
@@ -78,7 +100,10 @@ def plot_comparison(
             )
         ax.set_xlabel(xlabel)
         ax.set_title(f"{title} (sample path {path})")
-        ax.legend(fontsize=8)
+        shown = "" if len(agents) == N else f"agents {', '.join(str(n + 1) for n in agents)} of {N}"
+        ax.legend(
+            fontsize=7, title=shown or None, title_fontsize=7, ncol=2 if len(agents) > 3 else 1
+        )
         save(fig, name)
 
     for name, key, title in (("sigma.png", "sigma", "volatility σ"), ("mu.png", "mu", "drift μ")):

@@ -4,9 +4,22 @@ import numpy as np
 import pytest
 import torch
 
-from market_env import MarketConfig, get_preset
+from market_env import MarketConfig, S0_control_variate, get_preset
 from solvers import LeadingOrderSolution, evaluate, simulate
-from solvers.analytic.leading_order_numerics import lo_rate, lo_sigma
+from solvers.analytic.leading_order_numerics import lo_rate, lo_rate_discrete, lo_sigma
+
+#: The config of the grid/overshoot failure: small λ at K = 100 (the continuous rate overshoots).
+ISSUE = {
+    "gamma": [1, 2],
+    "xi": [2, -2],
+    "lam": 0.001,
+    "cost_power": 1.25,
+    "horizon": 0.4,
+    "n_steps": 100,
+    "alpha": 1,
+    "beta": 2,
+    "supply": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +52,9 @@ def test_rollout_reproduces_the_benchmark_formulas(lo):
     delta = traj.phi[:, :-1, 0].numpy() - (
         c.supply * c.gamma_bar / c.gamma[0] - c.xi[0] / c.alpha * W
     )
-    rate = lo_rate(delta, lo.coefficients, lo.profile)
+    rate = lo_rate_discrete(delta, lo.coefficients, lo.profile, c.dt)
+    # on power-2 the cap at the gap never binds: the discrete rate is the MODEL.md §5 rate
+    np.testing.assert_array_equal(rate, lo_rate(delta, lo.coefficients, lo.profile))
     sigma = lo_sigma(delta, lo.coefficients, lo.profile)
     np.testing.assert_allclose(traj.fills[..., 0].numpy(), rate, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(traj.fills[..., 1].numpy(), -rate, rtol=1e-8, atol=1e-10)
@@ -86,8 +101,54 @@ def test_utility_beats_the_papers_overtrading_rate():
     )
 
 
+def _deviations(sol, traj):
+    """``Δφ_1`` before each step and ``Δφ_1 + φ̇_1Δt`` after it (same target ``φ̄_1(W_k)``)."""
+    c = sol.config
+    target = c.supply * c.gamma_bar / c.gamma[0] - (c.xi[0] / c.alpha) * traj.W[:, :-1]
+    return traj.phi[:, :-1, 0] - target, traj.phi[:, 1:, 0] - target
+
+
+def test_capped_discrete_benchmark_on_the_small_lambda_config():
+    """The issue config: the continuous rate overshoots its target in one step on many
+    steps (more than twice over, so the uncapped chain diverges); the discrete benchmark
+    caps each step at the gap, evaluates to finite utilities, and its exact S_0 is the one
+    its own paths give (control variate, MODEL.md §2)."""
+    sol = LeadingOrderSolution(MarketConfig.from_dict(ISSUE))
+    c = sol.config
+    m, traj = evaluate(sol, n_paths=3000, seed=0, return_trajectory=True)
+    for key in ("S0", "sigma0", "mu0", "utility_sum", "terminal_error"):
+        assert np.isfinite(m[key]), key
+    assert np.all(np.isfinite(m["utility_per_agent"]))
+    assert m["S0"] == pytest.approx(0.530361, abs=1e-6)
+    before, after = _deviations(sol, traj)
+    assert float((after.abs() - before.abs()).max()) <= 0.0  # never farther from the target
+    assert bool((torch.sign(before) * after >= -1e-12).all())  # never past it
+    cont = torch.as_tensor(lo_rate(before.numpy(), sol.coefficients, sol.profile))
+    overshoot = cont.abs() * c.dt > before.abs()
+    assert 0.05 < float(overshoot.double().mean()) < 0.5  # the cap binds on ~14% of steps
+    assert bool((cont.abs() * c.dt > 2.0 * before.abs()).any())  # unstable without it
+    torch.testing.assert_close(
+        traj.fills[..., 0][overshoot], -before[overshoot] / c.dt, rtol=1e-12, atol=1e-12
+    )
+    # S_0 is exact for the capped strategy: the control-variate estimate agrees
+    traj2 = simulate(sol, 20000, seed=1)
+    x = traj2.terminal_payoff - traj2.S[:, -1] + traj2.S[:, 0]
+    se = float(x.std()) / np.sqrt(x.numel())
+    assert abs(S0_control_variate(traj2).item() - sol.S0) < 4.0 * se
+
+
+def test_paper_variant_is_capped_too():
+    sol = LeadingOrderSolution(MarketConfig.from_dict(ISSUE), paper_variant=True)
+    m, traj = evaluate(sol, n_paths=500, seed=0, return_trajectory=True)
+    assert np.isfinite(m["utility_sum"]) and m["solution"] == "leading-order-paper"
+    before, after = _deviations(sol, traj)
+    assert float((after.abs() - before.abs()).max()) <= 0.0
+
+
 def test_errors():
     with pytest.raises(ValueError, match="N = 2 agents, got N = 10"):
         LeadingOrderSolution(get_preset("power-10"))
     with pytest.raises(ValueError, match=r"xi = \(ξ, −ξ\)"):
         LeadingOrderSolution(MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -2.0), cost_power=1.5))
+    with pytest.raises(ValueError, match=r"cost_power = 1\.02 is outside the range.*>= 1\.05"):
+        LeadingOrderSolution(MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -3.0), cost_power=1.02))

@@ -1,10 +1,15 @@
 """The exact quadratic-cost equilibrium (MODEL.md §4, §6)."""
 
+import re
+
+import numpy as np
 import pytest
 import torch
+from scipy.integrate import solve_ivp
 
-from market_env import MarketConfig, S0_control_variate, get_preset
+from market_env import MarketConfig, MarketState, S0_control_variate, get_preset
 from solvers import RiccatiSolution, evaluate, simulate
+from solvers.analytic.riccati import riccati_coefficients
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +93,113 @@ def test_clear_errors_outside_the_riccati_case():
         RiccatiSolution(get_preset("power-2"))
     with pytest.raises(ValueError, match=r"sum\(xi\) = 0.*got sum\(xi\) = 1"):
         RiccatiSolution(MarketConfig(gamma=(1.0, 2.0), xi=(1.0, 0.0)))
+
+
+def _direct_riccati(config):
+    """MODEL.md §4 integrated directly in (F, H) by DOP853 (an independent implementation)."""
+    N, lam, alpha = config.n_agents, config.lam, config.alpha
+    gamma, xi = np.asarray(config.gamma), np.asarray(config.xi)
+    m = N - 1
+    A = gamma[None, :m] * (N * np.eye(m) - 1.0) + gamma[-1]
+    b = A @ xi[:m]
+    v = config.gamma_bar * (1.0 / gamma[:m] - 1.0 / gamma[-1])
+
+    def rhs(_tau, y):
+        F, H = y[: m * m].reshape(m, m), y[m * m :]
+        sigma = alpha + v @ H
+        return np.concatenate(
+            [((sigma**2 / N) * A - F @ F / lam).ravel(), (sigma / N) * b - F @ H / lam]
+        )
+
+    tau = config.horizon - np.arange(config.n_steps) * config.dt
+    sol = solve_ivp(
+        rhs, (0.0, config.horizon), np.zeros(m * m + m), method="DOP853", t_eval=tau[::-1],
+        rtol=1e-13, atol=1e-15,
+    )  # fmt: skip
+    assert sol.success
+    Y = sol.y[:, ::-1].T
+    F, H = Y[:, : m * m].reshape(-1, m, m), Y[:, m * m :]
+    return alpha + H @ v, F, H
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        get_preset("quadratic-10"),
+        MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -3.0), lam=1e-2, horizon=2.0, n_steps=400),
+        MarketConfig(
+            gamma=(0.3, 5.0, 40.0), xi=(10.0, -4.0, -6.0), lam=1.0, horizon=5.0, n_steps=1000
+        ),
+    ],
+)
+def test_modal_solve_matches_the_direct_integration(config):
+    """The decoupled modal form (LSODA) against the Riccati system in (F, H) (DOP853)."""
+    co = riccati_coefficients(config)
+    sigma, F, H = _direct_riccati(config)
+
+    def rel(a, b):
+        return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+    assert rel(co.sigma, sigma) < 1e-11  # measured 1.6e-13 on quadratic-10
+    assert rel(co.F, F) < 1e-10  # 1.7e-12
+    assert rel(co.H, H) < 1e-10  # 1.9e-12
+
+
+@pytest.mark.parametrize(
+    ("gamma", "xi", "lam", "horizon", "n_steps"),
+    [
+        ((0.01, 100.0), 50.0, 1e-4, 5.0, 20000),  # stiff corner: DOP853 needs ~60000 steps
+        ((100.0, 0.01), 0.1, 1e-4, 5.0, 20000),
+        ((100.0, 100.5), 50.0, 1e-4, 1.0, 10000),
+        ((1.0, 2.0), 3.0, 1e-2, 200.0, 20000),  # a horizon beyond the tested range
+    ],
+)
+def test_stiff_and_long_configs_reach_the_stationary_answer(gamma, xi, lam, horizon, n_steps):
+    """Two agents far from t = T sit at the stationary quadratic answer (MODEL.md §5 at
+    q = 2): σ = α + ((γ_2−γ_1)/(γ_1+γ_2)) ξ √(λγ), F = σ√(λγ), H = ξ√(λγ), γ = (γ_1+γ_2)/2."""
+    c = MarketConfig(gamma=gamma, xi=(xi, -xi), lam=lam, horizon=horizon, n_steps=n_steps)
+    co = riccati_coefficients(c)
+    g = 0.5 * sum(gamma)
+    sigma = 1.0 + (gamma[1] - gamma[0]) / sum(gamma) * xi * np.sqrt(lam * g)
+    assert co.sigma[0] == pytest.approx(sigma, rel=1e-12)
+    assert co.F[0, 0, 0] == pytest.approx(sigma * np.sqrt(lam * g), rel=1e-11)
+    assert co.H[0, 0] == pytest.approx(xi * np.sqrt(lam * g), rel=1e-11)
+    assert co.step_rate <= 1.0
+
+
+def test_refuses_too_few_steps_with_the_steps_it_needs():
+    """T = 100 at K = 100 (Δt = 1): the discrete feedback would overshoot 13.7-fold and
+    diverge (a utility of −1.3e218 before); refused, with the K that works."""
+    c = MarketConfig(gamma=(1.0, 2.0), xi=(3.0, -3.0), lam=1e-2, horizon=100.0, n_steps=100)
+    with pytest.raises(ValueError, match=r"n_steps = 100 is too small.*horizon = 100") as info:
+        RiccatiSolution(c)
+    message = str(info.value)
+    assert "\n" not in message and "overshoots" in message
+    need = int(re.search(r"use n_steps >= (\d+)", message).group(1))
+    assert 1300 < need < 1400
+    sol = RiccatiSolution(c.with_(n_steps=need))
+    assert 0.99 < sol.coefficients.step_rate <= 1.0
+    with pytest.raises(ValueError, match="n_steps"):
+        RiccatiSolution(c.with_(n_steps=need - 2))
+
+
+def test_policy_in_the_modal_basis_is_the_riccati_feedback():
+    """The policy applies F/λ through V diag(r) V⁻¹; on random states it equals the dense
+    formula of MODEL.md §4."""
+    c = get_preset("quadratic-10")
+    sol = RiccatiSolution(c)
+    gen = torch.Generator().manual_seed(0)
+    phi = torch.randn(16, 10, generator=gen, dtype=torch.float64)
+    W = torch.randn(16, generator=gen, dtype=torch.float64)
+    k = 37
+    state = MarketState(k=k, t=k * c.dt, W=W, S=W, phi=phi)
+    rates = sol.policy(state)
+    F = torch.as_tensor(sol.coefficients.F[k])
+    H = torch.as_tensor(sol.coefficients.H[k])
+    g = torch.tensor(c.gamma, dtype=torch.float64)
+    dev = phi[:, :-1] - c.supply * c.gamma_bar / g[:-1]
+    head = -(dev @ F.T + W[:, None] * H) / c.lam
+    torch.testing.assert_close(rates[:, :-1], head, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        rates.sum(-1), torch.zeros(16, dtype=torch.float64), atol=1e-12, rtol=0
+    )

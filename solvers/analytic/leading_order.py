@@ -7,6 +7,8 @@ market's state, so the benchmark runs in :class:`BatchedMarket` on any device.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -15,6 +17,7 @@ from market_env import ClearingDrift, MarketConfig, MarketState, PriceMechanism
 
 from ..base import Solution, register_solution
 from .leading_order_numerics import (
+    Q_MIN,
     GProfile,
     LeadingOrderCoefficients,
     expected_sigma_squared_path,
@@ -93,21 +96,43 @@ def _check_two_agent(config: MarketConfig) -> None:
         )
 
 
+def _check_finite(what: str, values: tuple[float, ...], config: MarketConfig) -> None:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(
+            f"the leading-order benchmark is not finite at lam = {config.lam:g}, "
+            f"cost_power = {config.cost_power:g}, gamma = {config.gamma}, xi = {config.xi} "
+            f"({what}: {values}); it is no benchmark for this config"
+        )
+
+
 @register_solution
 class LeadingOrderSolution(Solution):
-    """Leading-order equilibrium for N = 2, ``q ∈ (1, 2]`` (exact stationary answer at q = 2).
+    """Leading-order equilibrium for N = 2, ``q ∈ [Q_MIN, 2]`` (exact stationary answer at q = 2).
 
     With ``Δφ_1 = φ_1 − φ̄_1`` and ``φ̄_1 = γ̄s/γ_1 − (ξ/α)W``: agent 1 trades at the
-    leading-order rate ``φ̇_1(Δφ_1)``, agent 2 at ``−φ̇_1``; ``σ = σ_LO(Δφ_1)`` (state
-    dependent) and ``μ`` is the clearing drift, which for two agents equals ``μ_LO`` of
-    MODEL.md §5 identically. ``S_0 = βT − γ̄ s Σ_k E[σ_k²] Δt`` with the expectation
-    computed by propagating the law of ``Δφ_1`` on a grid (deterministic).
+    discrete benchmark's rate ``φ̇_1 = −sign(Δφ_1)·min(|φ̇_1,LO(Δφ_1)|, |Δφ_1|/Δt)``, agent 2 at
+    ``−φ̇_1``; ``σ = σ_LO(Δφ_1)`` (state dependent) and ``μ`` is the clearing drift, which for
+    two agents equals ``μ_LO`` of MODEL.md §5 identically. ``S_0 = βT − γ̄ s Σ_k E[σ_k²] Δt``
+    with the expectation computed by propagating the law of ``Δφ_1`` under that same rate on
+    a grid (deterministic), so ``S_0`` is exact for the simulated strategy.
+
+    This is the discrete-time benchmark. MODEL.md §5 gives the continuous rate
+    ``φ̇_1,LO``; it grows like ``|Δφ_1|^(2/q)`` far out, and at small λ and coarse Δt one Euler
+    step of it overshoots the target and the chain diverges (``rates must be finite``). The
+    cap ``|φ̇_1|Δt ≤ |Δφ_1|`` makes each step land between 0 and ``Δφ_1``; where the continuous
+    rate is resolved (``|φ̇_1,LO|Δt ≤ |Δφ_1|``) it has no effect (on ``power-2`` it never binds
+    on the evaluation paths).
+
+    Refused with a one-line ``ValueError`` naming the parameter: N ≠ 2, ``ξ_2 ≠ −ξ_1``,
+    ``cost_power < Q_MIN`` (:data:`~solvers.analytic.leading_order_numerics.Q_MIN`), or a
+    benchmark whose own constants, ``σ_0`` or ``S_0`` are not finite.
 
     Args:
         config: a two-agent market with ``ξ_2 = −ξ_1``.
         paper_variant: reproduce the paper's benchmark (MODEL.md §5: rate without ``/q``,
             ``λ → 2λ/q`` in the constants, ``σ`` held at its ``t = 0`` value). Labelled
-            ``leading-order-paper``; kept for side-by-side tables only.
+            ``leading-order-paper``; kept for side-by-side tables only. The cap at the gap
+            applies to it too (its ``σ_0``, ``μ_0`` and ``S_0`` do not depend on the rate).
     """
 
     kind = "leading-order"
@@ -117,21 +142,34 @@ class LeadingOrderSolution(Solution):
         _check_two_agent(config)
         self.paper_variant = bool(paper_variant)
         c = config
+        if c.cost_power < Q_MIN:
+            raise ValueError(
+                f"cost_power = {c.cost_power:g} is outside the range of the leading-order "
+                f"benchmark (cost_power >= {Q_MIN}): the boundary value problem for g "
+                "(MODEL.md §5) is too stiff to solve reliably nearer 1"
+            )
         self.coefficients: LeadingOrderCoefficients = leading_order_coefficients(
             c.gamma[0], c.gamma[1], c.xi[0], c.lam, c.cost_power, c.alpha,
             paper_variant=self.paper_variant,
         )  # fmt: skip
+        co = self.coefficients
+        _check_finite(
+            "its constants (c, rate and σ prefactors)",
+            (co.c, co.rate_prefactor, co.sigma_prefactor),
+            c,
+        )
         self.profile = solve_g(c.cost_power)
         self._g = TorchGProfile(self.profile)
-        self.sigma0 = c.alpha + self.coefficients.sigma_prefactor * float(self.profile.dg(0.0))
+        self.sigma0 = c.alpha + co.sigma_prefactor * float(self.profile.dg(0.0))
         if self.paper_variant:
             sigma2_sum = self.sigma0**2 * c.n_steps
         else:
             sigma2 = expected_sigma_squared_path(
-                self.coefficients, self.profile, c.alpha, c.xi[0], c.n_steps, c.dt
+                co, self.profile, c.alpha, c.xi[0], c.n_steps, c.dt
             )
             sigma2_sum = float(np.sum(sigma2))
         self._S0 = c.beta * c.horizon - c.gamma_bar * c.supply * sigma2_sum * c.dt
+        _check_finite("sigma0 and S0", (self.sigma0, self._S0), c)
         self._target0 = c.supply * c.gamma_bar / c.gamma[0]
         self._rate_power = 1.0 / (c.cost_power - 1.0)
         self._g_divisor = 1.0 if self.paper_variant else c.cost_power
@@ -165,8 +203,12 @@ class LeadingOrderSolution(Solution):
     def policy(self, state: MarketState) -> Tensor:
         delta = self.deviation(state)
         g, _ = self._g.g_and_dg(self.coefficients.c * delta)
-        magnitude = (g.abs() / self._g_divisor).pow(self._rate_power)
-        rate1 = -torch.sign(delta) * self.coefficients.rate_prefactor * magnitude
+        magnitude = self.coefficients.rate_prefactor * (g.abs() / self._g_divisor).pow(
+            self._rate_power
+        )
+        # the discrete benchmark: never overshoot the target in one step (|φ̇|Δt ≤ |Δφ_1|)
+        magnitude = torch.minimum(magnitude, delta.abs() / self.config.dt)
+        rate1 = -torch.sign(delta) * magnitude
         return torch.stack([rate1, -rate1], dim=-1)
 
     def __repr__(self) -> str:

@@ -24,11 +24,17 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "solve",
         help="compute an equilibrium with a neural solver (Reinforced-GAN, Combo, Deep FBSDE)",
-        description="Train a neural equilibrium solver (MODEL.md §8), compare it with the "
-        "benchmark on common paths (Riccati truth for q = 2, leading order for N = 2, "
-        "q < 2, else frictionless), and write the run (config, weights, history, "
-        "evaluation, PNG figures) to --out. With no options: quadratic-10, Reinforced-GAN, "
-        "CPU, at most 10 minutes.",
+        description="Train a neural equilibrium solver (MODEL.md §8), save the run (config, "
+        "weights, history) to --out as soon as training ends, then compare it with the "
+        "benchmark on common paths (Riccati truth for q = 2 and sum(xi) = 0, leading order "
+        "for N = 2, q < 2; otherwise none exists and frictionless is shown as a labelled "
+        "reference) and add the evaluation and PNG figures. Every solve ends with a "
+        "convergence verdict computed from the run. With no options: quadratic-10, "
+        "Reinforced-GAN, CPU, one thread, about 6 minutes on an idle 2-core machine.",
+        epilog="Exit status: 0 converged; 2 a bad input (one line, nothing trained); 3 training "
+        "diverged (NaN/explosion); 4 NOT CONVERGED (time limit, too few rounds, or a "
+        "convergence check failed; the run is saved; --allow-unconverged makes this 0); "
+        "130 interrupted by SIGINT/SIGTERM (the run is saved, resumable with --resume).",
     )
     add_market_arguments(p, default_preset=DEFAULT_PRESET)
     p.add_argument(
@@ -78,7 +84,9 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         "--time-limit",
         type=float,
         default=None,
-        help="training time budget in seconds (default 540; rounds stop at a round boundary)",
+        help="optional training time budget in seconds (default none: the schedule is defined "
+        "by epochs, so a seed reproduces on any machine); hitting it is a stop reason and "
+        "the run is NOT CONVERGED",
     )
     p.add_argument(
         "--terminal-weight",
@@ -106,9 +114,20 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--threads",
         type=int,
-        default=0,
-        help="torch CPU threads (default 0: torch's default, all cores; 2 threads make a "
-        "generator epoch 1.1x and a discriminator epoch 1.5x faster than 1 on a 2-core CPU)",
+        default=None,
+        help="torch CPU threads while training (default 1: the only setting that does not "
+        "collapse when other processes share the CPU, see benchmarks/results/contention.md; "
+        "0: all cores)",
+    )
+    p.add_argument(
+        "--allow-unconverged",
+        action="store_true",
+        help="exit 0 even when the verdict is NOT CONVERGED (it is still printed and saved)",
+    )
+    p.add_argument(
+        "--certify",
+        action="store_true",
+        help="also run the exploitability certificate (a best response per agent; minutes)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=cmd_solve)
@@ -143,43 +162,23 @@ def _schedule(args: argparse.Namespace) -> Any:
     return replace(schedule, **changes)
 
 
-def _format(result: dict[str, Any]) -> str:
-    b = result["benchmark_metrics"]
-    rows = [("", result["solver"], result["benchmark"], "rel. error")]
-
-    def rel(a: float, ref: float) -> str:
-        return f"{abs(a - ref) / abs(ref):.2%}" if ref else "-"
-
-    for key in ("S0", "mu0", "sigma0", "utility_sum"):
-        rows.append((key, f"{result[key]:.6f}", f"{b[key]:.6f}", rel(result[key], b[key])))
-    for key in ("clearing_error", "terminal_error"):
-        rows.append((key, f"{result[key]:.3e}", f"{b[key]:.3e}", ""))
-    for key in ("sigma_path_rel_err", "mu_path_rel_err", "rate_path_rel_err"):
-        rows.append((key.replace("_rel_err", " rel. L2 error"), f"{result[key]:.2%}", "", ""))
-    rows.append(("train seconds", f"{result['train_seconds']:.1f}", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.append(
-        f"({result['n_paths']} evaluation paths, seed {result['seed']}; utilities on common paths)"
-    )
-    if result.get("out"):
-        lines.append(f"run saved to {result['out']}")
-    return "\n".join(lines)
+#: Exit statuses of ``market-eq solve`` (documented in its ``--help`` epilog).
+EXIT_DIVERGED = 3
+EXIT_NOT_CONVERGED = 4
+EXIT_INTERRUPTED = 130
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     import torch
 
     from ..cli import CLIError, market_from_args
-    from .api import solve
+    from .api import format_comparison, solve
     from .training import TrainingDivergedError
 
-    if args.threads < 0:
-        raise CLIError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError("--device cuda requested but no CUDA device is available")
+    if args.threads is not None and args.threads < 0:
+        raise CLIError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
     config = None if args.resume else market_from_args(args)
     schedule = _schedule(args) if not args.resume or _any_schedule_option(args) else None
     out = args.out
@@ -203,16 +202,25 @@ def cmd_solve(args: argparse.Namespace) -> int:
             eval_seed=args.eval_seed,
             progress=not args.no_progress,
             plots=not args.no_plots,
+            threads=args.threads,
+            certify=args.certify,
         )
     except TrainingDivergedError as exc:
         print(f"market-eq solve: training diverged: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_DIVERGED
     if args.json:
-        keys = [k for k in result if k not in ("trajectories", "benchmark_metrics")]
-        print(json.dumps({k: result[k] for k in keys}))
+        print(json.dumps(dict(result), default=_json_default))
     else:
-        print(_format(result))
+        print(format_comparison(result))
+    if result["stop_reason"] == "interrupted":
+        return EXIT_INTERRUPTED
+    if not result["converged"] and not args.allow_unconverged:
+        return EXIT_NOT_CONVERGED
     return 0
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
 
 
 def _any_schedule_option(args: argparse.Namespace) -> bool:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from market_env import BatchedMarket, MarketConfig, MarketState, clearing_drift
 
 from ..base import Solution, register_solution
-from .networks import StackedMLP
+from .networks import ACTIVATIONS, StackedMLP
 
 __all__ = ["NeuralSolution", "EquilibriumNets", "NeuralPrice", "implied_rate"]
 
@@ -29,6 +29,8 @@ GENERATORS = ("all", "residual")
 NET_SHAPES = ("shared", "per-step", "hybrid")
 PRICE_NETS = ("separate", "joint")
 SOLVERS = ("reinforced-gan", "combo", "fbsde")
+#: Bounds of the network options (beyond them a typo, not a network).
+MAX_WIDTH, MAX_DEPTH = 4096, 16
 
 
 def implied_rate(Y: Tensor, lam: float, cost_power: float) -> Tensor:
@@ -246,6 +248,13 @@ class NeuralSolution(Solution):
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        for name, value, top in (("width", width, MAX_WIDTH), ("depth", depth, MAX_DEPTH)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ValueError(f"{name} must be an integer in [1, {top}], got {value!r}")
+        if not isinstance(skip, bool):
+            raise ValueError(f"skip must be true or false, got {skip!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
         if mu == "clearing" and config.cost_power != 2.0:
             raise ValueError(
                 f"mu='clearing' is exact only for quadratic costs (cost_power = 2), got "

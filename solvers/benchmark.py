@@ -1,0 +1,130 @@
+"""Which known answer a computed equilibrium is judged against, and why (MODEL.md §3–§5).
+
+One rule, used by ``solve``, ``compare`` and ``evaluate``:
+
+- ``q = 2`` and ``Σξ = 0``: the **Riccati truth** (MODEL.md §4), exact;
+- ``N = 2``, ``q < 2`` and ``Σξ = 0``: the **leading-order** equilibrium (MODEL.md §5), an
+  expansion in small ``λ``, not a truth (its discrete-time strategy caps each step at the
+  current gap, see :class:`solvers.analytic.LeadingOrderSolution`);
+- otherwise **no benchmark exists** (N > 2 with q < 2, Σξ ≠ 0): the frictionless
+  equilibrium (MODEL.md §3) is shown as a labelled *reference* only, and the exploitability
+  certificate (``market-eq exploit``) is the judge.
+
+A benchmark that cannot be built on the config (it refuses the parameters) or whose own
+rollout is not finite is reported as failed, in one line, never used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from market_env import MarketConfig
+
+from .base import Solution
+
+__all__ = [
+    "BenchmarkChoice",
+    "choose_benchmark",
+    "finite_metrics",
+    "xi_sums_to_zero",
+    "CERTIFY_HINT",
+]
+
+#: What a user can run when no benchmark exists.
+CERTIFY_HINT = "certify it with `market-eq exploit --solution RUN_DIR` (or solve --certify)"
+
+
+def xi_sums_to_zero(config: MarketConfig) -> bool:
+    """``Σ_n ξ_n = 0`` up to rounding (relative to the largest ``|ξ_n|``)."""
+    scale = max(1.0, max(abs(x) for x in config.xi))
+    return abs(config.xi_sum) <= 1e-9 * scale
+
+
+@dataclass
+class BenchmarkChoice:
+    """The benchmark of a config.
+
+    Attributes:
+        name: ``"riccati"``, ``"leading-order"`` or ``"none"``.
+        solution: the benchmark, or ``None`` when none exists or it failed.
+        reference: what tables compare with: the benchmark, else the frictionless
+            equilibrium (labelled a reference).
+        line: one line for the user: which benchmark and why, or why there is none.
+        exact: whether the benchmark is an exact truth (Riccati).
+    """
+
+    name: str
+    solution: Solution | None
+    reference: Solution
+    line: str
+    exact: bool = False
+
+    @property
+    def reference_label(self) -> str:
+        return self.name if self.solution is not None else "frictionless (reference)"
+
+    def failed(self, why: str) -> BenchmarkChoice:
+        """The same config with its benchmark declared failed (e.g. a non-finite rollout)."""
+        from .analytic import FrictionlessSolution
+
+        what = {"riccati": "the Riccati truth", "leading-order": "the leading order"}.get(
+            self.name, self.name
+        )
+        return BenchmarkChoice(
+            name="none",
+            solution=None,
+            reference=FrictionlessSolution(self.reference.config),
+            line=f"no benchmark: {what} failed on this config ({why}); frictionless shown as a "
+            f"reference only — {CERTIFY_HINT}",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "line": self.line, "exact": self.exact}
+
+
+def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
+    """The benchmark of ``config`` by the rule of the module docstring."""
+    from .analytic import FrictionlessSolution, LeadingOrderSolution, RiccatiSolution
+
+    N, q = config.n_agents, config.cost_power
+    balanced = xi_sums_to_zero(config)
+    if q == 2.0 and balanced:
+        name, build, what = "riccati", RiccatiSolution, "the Riccati truth"
+        why = "exact for quadratic costs with Σξ = 0, MODEL.md §4"
+    elif N == 2 and q < 2.0 and balanced:
+        name, build, what = "leading-order", LeadingOrderSolution, "the leading order"
+        why = "N = 2, q < 2: an expansion in small λ, MODEL.md §5, not an exact truth"
+    else:
+        reasons = []
+        if not balanced:
+            reasons.append(f"Σξ = {config.xi_sum:.3g} ≠ 0")
+        if q < 2.0 and N > 2:
+            reasons.append(f"N = {N} > 2 with q = {q:g} < 2")
+        return BenchmarkChoice(
+            name="none",
+            solution=None,
+            reference=FrictionlessSolution(config),
+            line=f"no benchmark: no known equilibrium exists for this market "
+            f"({', '.join(reasons)}); frictionless shown as a reference only — {CERTIFY_HINT}",
+        )
+    try:
+        solution = build(config)
+    except (ValueError, RuntimeError, FloatingPointError, ArithmeticError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        choice = BenchmarkChoice(name, None, FrictionlessSolution(config), "")
+        return choice.failed(first)
+    return BenchmarkChoice(
+        name=name,
+        solution=solution,
+        reference=solution,
+        line=f"benchmark: {what} ({why})",
+        exact=name == "riccati",
+    )
+
+
+def finite_metrics(metrics: dict[str, Any]) -> bool:
+    """Whether the scalar metrics of a rollout are all finite."""
+    keys = ("S0", "mu0", "sigma0", "utility_sum", "terminal_error", "clearing_error")
+    return all(isinstance(metrics.get(k), (int, float)) and math.isfinite(metrics[k]) for k in keys)
