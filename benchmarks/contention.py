@@ -25,7 +25,6 @@ than alone (a fair share of 2 cores between 2 jobs is no slowdown for a one-thre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from provenance import describe, run_meta  # noqa: E402
 from market_env import get_preset  # noqa: E402
 from solvers.neural import ReinforcedGAN, default_schedule  # noqa: E402
 from solvers.neural.training import simulate_pool  # noqa: E402
+from solvers.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
 from solvers.threads import DEFAULT_THREADS, resolve_threads  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -180,7 +180,7 @@ def main() -> None:
     result = {"provenance": meta, "summary": summary, "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "contention_quick" if args.quick else "contention"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(RESULTS / f"{name}.json", result)
     md = [
         "# Training speed under CPU contention",
         "",
@@ -203,7 +203,7 @@ def main() -> None:
         f"Goal: at the default setting, beside one competitor, at most {GOAL}× slower than "
         f"alone. Worst measured: {worst:.2f}× — goal {'met' if worst <= GOAL else 'MISSED'}.",
     ]
-    (RESULTS / f"{name}.md").write_text("\n".join(md) + "\n")
+    atomic_write_text(RESULTS / f"{name}.md", "\n".join(md) + "\n")
     print(f"worst default slowdown beside one competitor: {worst:.2f}x (goal {GOAL}x)")
 
 

@@ -15,7 +15,13 @@ from market_env import PRESETS, MarketConfig, get_preset, load_config
 from .base import Solution, evaluate, load_solution
 from .compare import add_compare_parser
 
-__all__ = ["main", "NAMED_SOLUTIONS", "build_named_solution", "add_market_arguments"]
+__all__ = [
+    "main",
+    "NAMED_SOLUTIONS",
+    "build_named_solution",
+    "add_market_arguments",
+    "add_threads_argument",
+]
 
 
 def _leading_order(config: MarketConfig) -> Solution:
@@ -118,12 +124,11 @@ def _format_table(metrics: dict[str, Any]) -> str:
 def saved_run_status(directory: str | Path) -> dict[str, Any]:
     """``converged``, ``stop_reason`` and the verdict message recorded in a saved run's
     ``solution.json`` (runs saved before verdicts existed: ``converged`` ``None``)."""
-    from .base import SPEC_FILE
+    from .run_folder import read_spec
 
     try:
-        spec = json.loads((Path(directory) / SPEC_FILE).read_text())
-        verdict = spec.get("training", {}).get("verdict")
-    except (OSError, ValueError, AttributeError):
+        verdict = read_spec(directory).spec.get("training", {}).get("verdict")
+    except ValueError:
         verdict = None
     if not isinstance(verdict, dict):
         return {"converged": None, "stop_reason": None, "verdict_message": "no verdict recorded"}
@@ -170,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    add_threads_argument(ev)
     ev.set_defaults(func=cmd_evaluate)
     add_exploit_parser(sub)
     _add_solve_parser(sub)
@@ -236,6 +242,7 @@ def add_exploit_parser(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--train-paths", type=_positive_int, default=512, help="paths per step")
     ex.add_argument("--json", action="store_true", help="print one JSON object")
     ex.add_argument("--no-progress", action="store_true", help="hide the progress bar (on stderr)")
+    add_threads_argument(ex)
     ex.set_defaults(func=cmd_exploit)
 
 
@@ -249,11 +256,37 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 0 (0: all cores), got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0: all cores), got {value}")
+    return value
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads``: the one CPU thread policy of every subcommand (``solvers/threads.py``)."""
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        help="torch CPU threads (default 1: the only setting that does not collapse when "
+        "other processes share the CPU, see benchmarks/results/contention.md; 0: all cores)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .threads import torch_threads
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with torch_threads(getattr(args, "threads", None)):
+            return args.func(args)
     except (CLIError, ValueError) as exc:
         print(f"market-eq {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -466,7 +466,6 @@ def _methods_arg(values: list[str]) -> list[str]:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .cli import CLIError, market_from_args
 
-    torch.set_num_threads(max(1, args.threads))
     config = market_from_args(args)
     if config is None:
         raise CLIError("give --preset NAME or --config FILE.json")
@@ -491,7 +490,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``market-eq compare`` on the ``market-eq`` sub-parsers."""
-    from .cli import _positive_int, add_market_arguments
+    from .cli import _positive_int, add_market_arguments, add_threads_argument
 
     cp = sub.add_parser(
         "compare",
@@ -533,5 +532,5 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
         "--exploit-train-paths", type=_positive_int, default=None, help="paths per step"
     )
     cp.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
-    cp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    add_threads_argument(cp)
     cp.set_defaults(func=cmd_compare)

@@ -2,14 +2,17 @@
 
 Training runs with **one intra-op torch thread** unless told otherwise. The networks and
 batches of the neural solvers are small (``(B, N+2) × (N+2, 50)`` matrix products per
-step), so a second thread buys little on a quiet machine (about 1.1× per generator epoch
-and 1.5× per discriminator epoch on a 2-core CPU), while on a busy machine every extra
+step), so a second thread buys little on a quiet machine (about 1.4× per generator epoch
+and 1.1× per discriminator epoch on a 2-core CPU), while on a busy machine every extra
 thread of torch's OpenMP pool spins against the other processes and the epoch becomes many
-times slower (``benchmarks/results/contention.md``). One thread is the setting whose speed
+times slower (``benchmarks/results/contention.md``: beside one competing process, 1.06× at
+one thread against 3.4–4.3× at two). One thread is the setting whose speed
 does not depend on what else the machine is doing; ``threads=0`` asks for all cores.
 
 The library never changes torch's thread count on import: :func:`torch_threads` sets it for
-the duration of a training call and restores it afterwards.
+the duration of a training call (the trainers' ``train()``, :func:`solvers.exploitability`,
+:func:`solvers.rl.train_learners`, every ``market-eq`` subcommand via ``--threads``) and
+restores it afterwards.
 """
 
 from __future__ import annotations

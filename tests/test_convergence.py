@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from market_env import MarketConfig, get_preset
+from solvers.analytic import FrictionlessSolution
 from solvers.benchmark import choose_benchmark
 from solvers.neural import SCHEDULES, GANSchedule, ReinforcedGAN, compare, make_trainer
 from solvers.neural.convergence import ConvergenceTolerances, convergence_verdict
@@ -155,6 +156,33 @@ def test_thread_policy():
     with torch_threads(2) as n:
         assert n == 2 and torch.get_num_threads() == 2
     assert torch.get_num_threads() == before
+
+
+def test_one_thread_policy_in_the_cli_and_the_api(monkeypatch):
+    """Every subcommand and the training entry points run at the policy's thread count and
+    leave torch's setting as they found it."""
+    from solvers.cli import main
+    from solvers.exploitability import exploitability
+
+    seen: list[int] = []
+    real = torch_threads
+
+    def spy(threads):
+        seen.append(resolve_threads(threads))
+        return real(threads)
+
+    monkeypatch.setattr("solvers.threads.torch_threads", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        args = ["evaluate", "--solution", "frictionless", "--preset", "quadratic-10"]
+        assert main([*args, "--paths", "10", "--json"]) == 0
+        assert main([*args, "--paths", "10", "--json", "--threads", "0"]) == 0
+        exploitability(FrictionlessSolution(SMALL), n_paths=20, iterations=1, train_paths=16)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, resolve_threads(0), 1]
 
 
 def test_benchmark_rule_says_which_and_why():

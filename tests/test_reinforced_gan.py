@@ -384,8 +384,10 @@ def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
     spec = json.loads((out / "solution.json").read_text())
     assert spec["params"]["price_net"] == "separate"
     assert spec["training"]["schedule"]["link_sigma_grad"] is True
-    assert main(args + ["--threads", "-1", "--no-progress"]) == 2
-    assert "--threads must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(args + ["--threads", "-1", "--no-progress"])
+    assert refused.value.code == 2
+    assert "--threads: must be an integer >= 0" in capsys.readouterr().err
 
 
 def test_resume_keeps_the_saved_link_setting(tmp_path):

@@ -4,7 +4,6 @@ then evaluates against the benchmark of the config (Riccati truth or leading ord
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextlib import nullcontext
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 
 from market_env import MarketConfig, compute_metrics, path_errors
+from market_env.jsonio import short_path, short_repr
 
 from ..base import Solution, simulate
 from ..benchmark import BenchmarkChoice, choose_benchmark, finite_metrics
@@ -236,11 +236,16 @@ def solve(
         check_writable(out)
     with RunLock(out) if out is not None else nullcontext():
         if resume is not None:
-            from ..base import SPEC_FILE
+            from ..run_folder import read_spec
 
-            spec = json.loads((Path(resume) / SPEC_FILE).read_text())
-            solver = spec.get("training", {}).get("solver", solver)
-            cls = {"reinforced-gan": ReinforcedGAN, "combo": Combo, "fbsde": DeepFBSDE}[solver]
+            solver = read_spec(resume).spec.get("training", {}).get("solver", solver)
+            trainers = {"reinforced-gan": ReinforcedGAN, "combo": Combo, "fbsde": DeepFBSDE}
+            if solver not in trainers:
+                raise ValueError(
+                    f"{short_path(resume)} was not written by a neural solver (training.solver "
+                    f"is {short_repr(solver)}; allowed: {sorted(trainers)})"
+                )
+            cls = trainers[solver]
             trainer = cls.resume(resume, schedule, device=device, progress=progress)
             trainer.threads = resolve_threads(threads)
             if tolerances is not None:

@@ -19,7 +19,7 @@ DEFAULT_PRESET = "quadratic-10"
 
 def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``solve`` subcommand to the ``market-eq`` subparsers ``sub``."""
-    from ..cli import _positive_int, add_market_arguments
+    from ..cli import _positive_int, add_market_arguments, add_threads_argument
 
     p = sub.add_parser(
         "solve",
@@ -111,14 +111,7 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation paths")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG figures")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads while training (default 1: the only setting that does not "
-        "collapse when other processes share the CPU, see benchmarks/results/contention.md; "
-        "0: all cores)",
-    )
+    add_threads_argument(p)
     p.add_argument(
         "--allow-unconverged",
         action="store_true",
@@ -177,8 +170,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError("--device cuda requested but no CUDA device is available")
-    if args.threads is not None and args.threads < 0:
-        raise CLIError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
     config = None if args.resume else market_from_args(args)
     schedule = _schedule(args) if not args.resume or _any_schedule_option(args) else None
     out = args.out

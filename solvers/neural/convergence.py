@@ -1,6 +1,7 @@
 """The convergence verdict of a neural solve, computed from the run itself (no truth needed).
 
-A solve is ``converged`` when every scheduled round ran and its last round is quiet:
+A solve is ``converged`` when every scheduled round ran (at least :data:`MIN_ROUNDS`) and its
+last round is quiet:
 
 - ``terminal``: the mean terminal loss ``|S_K − 𝔖|²/(α²T)`` over the last fifth of the last
   round's price epochs is at most ``terminal`` (the terminal condition of MODEL.md §1 holds);
@@ -12,7 +13,9 @@ A solve is ``converged`` when every scheduled round ran and its last round is qu
 - ``link``: where the solver has a reinforcement link (MODEL.md §8), its last-round loss did
   not grow by more than ``link_growth`` times over the previous round's.
 
-Stopping by the time limit or by an interruption is never converged; the message says where
+A run of fewer than two rounds, or whose last round had a single generator epoch, cannot be
+judged and is never converged. Stopping by the time limit or by an interruption is never
+converged; the message says where
 training stopped and whether the price was ever trained.
 """
 
@@ -22,7 +25,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["ConvergenceTolerances", "Verdict", "convergence_verdict", "STOP_REASONS"]
+__all__ = [
+    "ConvergenceTolerances",
+    "Verdict",
+    "convergence_verdict",
+    "STOP_REASONS",
+    "MIN_ROUNDS",
+]
 
 #: Why training ended: every scheduled round ran, the time limit, or SIGINT/SIGTERM.
 STOP_REASONS = ("completed", "time-limit", "interrupted")
@@ -56,6 +65,10 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Rounds a run needs before it can be judged converged (the last is compared with the one before).
+MIN_ROUNDS = 2
 
 
 def _check(name: str, value: float | None, tol: float, what: str) -> dict[str, Any]:
@@ -97,7 +110,17 @@ def convergence_verdict(
             _check("terminal", last.get("terminal"), tol.terminal, "last-round terminal loss")
         )
         first_obj, last_obj = last.get("objective_first"), last.get("objective_last")
-        if first_obj is not None and last_obj is not None:
+        if last_obj is not None and first_obj is None:  # a single epoch: nothing to compare
+            checks.append(
+                _check(
+                    "objective_change",
+                    None,
+                    tol.objective_change,
+                    "relative change of the generator objective over the last round "
+                    "(needs at least 2 epochs)",
+                )
+            )
+        elif first_obj is not None and last_obj is not None:
             change = abs(last_obj - first_obj) / max(abs(last_obj), 1e-12)
             checks.append(
                 _check(
@@ -131,6 +154,11 @@ def convergence_verdict(
         message = f"NOT CONVERGED: interrupted {place} (resume with --resume)"
     elif done < rounds_scheduled:
         message = f"NOT CONVERGED: only {done} of {rounds_scheduled} rounds ran"
+    elif done < MIN_ROUNDS:
+        message = (
+            f"NOT CONVERGED: {done} round cannot show convergence (the verdict compares the "
+            f"last round with the one before; run at least {MIN_ROUNDS} with --rounds)"
+        )
     else:
         failed = [c for c in checks if not c["ok"]]
         if not checks:

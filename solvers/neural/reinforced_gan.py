@@ -426,9 +426,12 @@ class ReinforcedGAN:
 
     @staticmethod
     def _fifths(values: list[float]) -> tuple[float | None, float | None]:
-        """Means of the first and the last fifth of ``values`` (``None`` when empty)."""
+        """Means of the first and the last fifth of ``values`` (``None`` when empty; the
+        first is ``None`` too for a single value: no change can be measured)."""
         if not values:
             return None, None
+        if len(values) < 2:
+            return None, values[-1]
         n = max(1, len(values) // 5)
         return sum(values[:n]) / n, sum(values[-n:]) / n
 
@@ -546,7 +549,8 @@ class ReinforcedGAN:
 
     def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write the run folder: ``solution.json`` (config, options, and ``training``:
-        solver, run id, schedule, seed, rounds done, training time, ``extra``),
+        solver, run id, schedule, seed, rounds done, training time, the verdict of the last
+        :meth:`train`, ``extra``),
         ``weights.pt``, ``training.pt`` (optimiser state) and ``history.json``.
 
         Crash-safe (:func:`solvers.run_folder.save_run`): a kill at any moment leaves the
@@ -568,6 +572,8 @@ class ReinforcedGAN:
             "train_seconds": self.train_seconds,
             **(extra or {}),
         }
+        if self.verdict is not None:  # what `market-eq evaluate` of the run repeats
+            info["verdict"] = self.verdict.to_dict()
         self.history["run_id"] = self.run_id
         files = {
             TRAINING_FILE: torch_bytes(self.training_state()),

@@ -423,8 +423,10 @@ def _make_model(
     policy_kwargs: dict[str, Any],
     algo_kwargs: dict[str, Any],
 ) -> Any:
+    from stable_baselines3.common.logger import Logger
+
     cls = _algo_class(algo)
-    return cls(
+    model = cls(
         "MlpPolicy",
         env,
         seed=seed,
@@ -433,6 +435,9 @@ def _make_model(
         verbose=0,
         **algo_kwargs,
     )
+    # SB3's default logger creates an empty folder in the temp directory on every learn()
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 def _learn(model: Any, timesteps: int) -> None:
@@ -466,6 +471,52 @@ def _log(progress: bool, text: str) -> None:
 
 
 def train_learners(
+    config: MarketConfig,
+    method: str | None = None,
+    *,
+    algo: str | None = None,
+    flavour: str | None = None,
+    price: str | None = None,
+    timesteps: int = 300_000,
+    n_paths: int | None = None,
+    rounds: int | None = None,
+    market_fraction: float = 0.25,
+    clearing: str = "project",
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    policy_kwargs: dict[str, Any] | None = None,
+    algo_kwargs: dict[str, Any] | None = None,
+    calibration_paths: int = 2000,
+    progress: bool = False,
+    threads: int | None = None,
+) -> LearnerSolution:
+    """Train independent SB3 learners on ``config`` and return a :class:`LearnerSolution`,
+    with ``threads`` torch CPU threads (``None``: one, ``0``: all cores; ``solvers/threads.py``).
+    The other arguments are documented at :func:`_train_learners`."""
+    from ..threads import torch_threads
+
+    with torch_threads(threads):
+        return _train_learners(
+            config=config,
+            method=method,
+            algo=algo,
+            flavour=flavour,
+            price=price,
+            timesteps=timesteps,
+            n_paths=n_paths,
+            rounds=rounds,
+            market_fraction=market_fraction,
+            clearing=clearing,
+            seed=seed,
+            device=device,
+            policy_kwargs=policy_kwargs,
+            algo_kwargs=algo_kwargs,
+            calibration_paths=calibration_paths,
+            progress=progress,
+        )
+
+
+def _train_learners(
     config: MarketConfig,
     method: str | None = None,
     *,
