@@ -23,9 +23,10 @@ from .state import MarketState
 
 __all__ = ["BatchedMarket", "StepResult"]
 
-#: Largest ``batch_size × n_steps × n_agents`` of one :class:`BatchedMarket` (2**30, about
-#: 1.07e9 elements: one ``(B, K, N)`` float64 tensor of a rollout is then 8 GiB).
-MAX_ELEMENTS = 1 << 30
+#: Largest ``batch_size × n_steps × n_agents`` of one :class:`BatchedMarket` (2**27, about
+#: 1.3e8 elements: one ``(B, K, N)`` float64 tensor is then 1 GiB, and a recorded rollout,
+#: which keeps four or five of them, stays within the memory of a laptop or a CI machine).
+MAX_ELEMENTS = 1 << 27
 
 
 def _check_seed(seed: Any) -> int | None:
@@ -89,7 +90,7 @@ class BatchedMarket:
             they are passed (one reduction and one device sync per checked tensor; switch
             off in tight training loops, where nothing is checked).
 
-    ``batch_size × n_steps × n_agents`` may be at most :data:`MAX_ELEMENTS` (2**30), checked
+    ``batch_size × n_steps × n_agents`` may be at most :data:`MAX_ELEMENTS` (2**27), checked
     before anything is allocated.
     """
 

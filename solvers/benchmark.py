@@ -2,7 +2,11 @@
 
 One rule, used by ``solve``, ``compare`` and ``evaluate``:
 
-- ``q = 2`` and ``Σξ = 0``: the **Riccati truth** (MODEL.md §4), exact;
+- ``q = 2`` and ``Σξ = 0``: the **exact equilibrium of the K-step market** the simulator
+  steps (:class:`solvers.analytic.DiscreteRiccatiSolution`, MODEL.md §2 with §4), which the
+  continuous-time Riccati equilibrium of MODEL.md §4 approaches as ``Δt → 0`` (the two differ
+  by ``O(Δt)``, which can be large in relative terms for a small ``S_0``); for more than
+  :data:`~solvers.analytic.discrete_riccati.MAX_AGENTS` agents the continuous one;
 - ``N = 2``, ``q < 2`` and ``Σξ = 0``: the **leading-order** equilibrium (MODEL.md §5), an
   expansion in small ``λ``, not a truth (its discrete-time strategy caps each step at the
   current gap, see :class:`solvers.analytic.LeadingOrderSolution`);
@@ -47,12 +51,12 @@ class BenchmarkChoice:
     """The benchmark of a config.
 
     Attributes:
-        name: ``"riccati"``, ``"leading-order"`` or ``"none"``.
+        name: ``"riccati-discrete"``, ``"riccati"``, ``"leading-order"`` or ``"none"``.
         solution: the benchmark, or ``None`` when none exists or it failed.
         reference: what tables compare with: the benchmark, else the frictionless
             equilibrium (labelled a reference).
         line: one line for the user: which benchmark and why, or why there is none.
-        exact: whether the benchmark is an exact truth (Riccati).
+        exact: whether the benchmark is an exact truth (Riccati, discrete or continuous).
     """
 
     name: str
@@ -69,9 +73,11 @@ class BenchmarkChoice:
         """The same config with its benchmark declared failed (e.g. a non-finite rollout)."""
         from .analytic import FrictionlessSolution
 
-        what = {"riccati": "the Riccati truth", "leading-order": "the leading order"}.get(
-            self.name, self.name
-        )
+        what = {
+            "riccati-discrete": "the discrete Riccati truth",
+            "riccati": "the Riccati truth",
+            "leading-order": "the leading order",
+        }.get(self.name, self.name)
         return BenchmarkChoice(
             name="none",
             solution=None,
@@ -86,13 +92,26 @@ class BenchmarkChoice:
 
 def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
     """The benchmark of ``config`` by the rule of the module docstring."""
-    from .analytic import FrictionlessSolution, LeadingOrderSolution, RiccatiSolution
+    from .analytic import (
+        DiscreteRiccatiSolution,
+        FrictionlessSolution,
+        LeadingOrderSolution,
+        RiccatiSolution,
+    )
+    from .analytic.discrete_riccati import MAX_AGENTS as DISCRETE_MAX_AGENTS
 
     N, q = config.n_agents, config.cost_power
     balanced = xi_sums_to_zero(config)
-    if q == 2.0 and balanced:
-        name, build, what = "riccati", RiccatiSolution, "the Riccati truth"
-        why = "exact for quadratic costs with Σξ = 0, MODEL.md §4"
+    if q == 2.0 and balanced and N <= DISCRETE_MAX_AGENTS:
+        name, build = "riccati-discrete", DiscreteRiccatiSolution
+        what = f"the exact equilibrium of this {config.n_steps}-step market"
+        why = "discrete Riccati, quadratic costs, Σξ = 0, MODEL.md §2, §4"
+    elif q == 2.0 and balanced:
+        name, build, what = "riccati", RiccatiSolution, "the continuous-time Riccati truth"
+        why = (
+            f"N = {N} > {DISCRETE_MAX_AGENTS}, too many for the discrete one; it differs from "
+            "this market's equilibrium by O(Δt), MODEL.md §4"
+        )
     elif N == 2 and q < 2.0 and balanced:
         name, build, what = "leading-order", LeadingOrderSolution, "the leading order"
         why = "N = 2, q < 2: an expansion in small λ, MODEL.md §5, not an exact truth"
@@ -109,6 +128,24 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
             line=f"no benchmark: no known equilibrium exists for this market "
             f"({', '.join(reasons)}); frictionless shown as a reference only — {CERTIFY_HINT}",
         )
+    if name == "riccati-discrete":
+        try:
+            solution = build(config)
+        except ValueError as exc:  # unstable at this K: the continuous truth, said so
+            name, build, what = "riccati", RiccatiSolution, "the continuous-time Riccati truth"
+            why = (
+                f"the {config.n_steps}-step market's own equilibrium is refused here: "
+                f"{str(exc).split(':')[0]}; it differs from the continuous one by O(Δt), "
+                "MODEL.md §4"
+            )
+        else:
+            return BenchmarkChoice(
+                name=name,
+                solution=solution,
+                reference=solution,
+                line=f"benchmark: {what} ({why})",
+                exact=True,
+            )
     try:
         solution = build(config)
     except (ValueError, RuntimeError, FloatingPointError, ArithmeticError) as exc:
@@ -120,7 +157,7 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
         solution=solution,
         reference=solution,
         line=f"benchmark: {what} ({why})",
-        exact=name == "riccati",
+        exact=name in ("riccati", "riccati-discrete"),
     )
 
 

@@ -48,10 +48,17 @@ def _riccati(config: MarketConfig) -> Solution:
     return RiccatiSolution(config)
 
 
+def _riccati_discrete(config: MarketConfig) -> Solution:
+    from .analytic import DiscreteRiccatiSolution
+
+    return DiscreteRiccatiSolution(config)
+
+
 #: Benchmarks the CLI can build from a config by name.
 NAMED_SOLUTIONS: dict[str, Callable[[MarketConfig], Solution]] = {
     "frictionless": _frictionless,
     "riccati": _riccati,
+    "riccati-discrete": _riccati_discrete,
     "leading-order": _leading_order,
     "leading-order-paper": _leading_order_paper,
 }

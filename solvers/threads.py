@@ -17,13 +17,16 @@ restores it afterwards.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["DEFAULT_THREADS", "resolve_threads", "torch_threads"]
+__all__ = ["DEFAULT_THREADS", "resolve_threads", "torch_threads", "with_threads"]
 
 #: Intra-op threads used by training when the caller does not say (see the module docstring).
 DEFAULT_THREADS = 1
@@ -58,3 +61,23 @@ def torch_threads(threads: int | None) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_threads(fn: F) -> F:
+    """Give ``fn`` a keyword-only ``threads`` argument (``None``: :data:`DEFAULT_THREADS`,
+    ``0``: all cores) and run it inside :func:`torch_threads`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, threads: int | None = None, **kwargs: Any) -> Any:
+        with torch_threads(threads):
+            return fn(*args, **kwargs)
+
+    sig = inspect.signature(fn)
+    extra = inspect.Parameter(
+        "threads", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"
+    )
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+    return wrapper  # type: ignore[return-value]

@@ -1,6 +1,6 @@
 """The known answers on the whole documented range: built and finite, or refused in one line.
 
-Range (MODEL.md §1–§2 parameters): ``λ ∈ [1e-4, 1]``, ``γ_n ∈ [0.01, 100]``,
+Range (MODEL.md §1–§2 parameters; the discrete Riccati benchmark on the Riccati points): ``λ ∈ [1e-4, 1]``, ``γ_n ∈ [0.01, 100]``,
 ``|ξ_n| ∈ [0.1, 50]``, ``T ∈ [0.05, 5]``, ``K ∈ [10, 2000]``; Riccati (MODEL.md §4, q = 2)
 for ``N ∈ [2, 100]``, leading order (MODEL.md §5, N = 2) for ``q ∈ {1.1, 1.5, 1.9}``. On a
 coarse grid of corners and a few interior points, constructing the benchmark and evaluating
@@ -21,6 +21,7 @@ import torch
 
 from market_env import MarketConfig
 from solvers import LeadingOrderSolution, RiccatiSolution, evaluate
+from solvers.analytic import DiscreteRiccatiSolution
 from solvers.analytic.riccati import riccati_coefficients
 
 PARAMETERS = ("n_steps", "horizon", "lam", "gamma", "xi", "cost_power", "n_agents")
@@ -98,6 +99,30 @@ def test_riccati_on_the_range():
         assert np.all(np.isfinite(sol.coefficients.sigma))
         _check_finite(evaluate(sol, n_paths=4, seed=0))
     assert built >= 30 and refused >= 10, (built, refused)
+
+
+def test_discrete_riccati_on_the_range():
+    """The exact K-step equilibrium needs no step-size condition: built everywhere on the
+    range, finite, and its paths meet the terminal condition to rounding, or refused where
+    rounding breaks it at coarse Δt."""
+    built, refused = 0, 0
+    for lam, gammas, xi, T, K, N in _riccati_cases():
+        config = MarketConfig(
+            gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K
+        )
+        sol, message = _build_or_refusal(DiscreteRiccatiSolution, config)
+        if sol is None:
+            refused += 1
+            assert _check_refusal(message) == "n_steps", message
+            continue
+        built += 1
+        metrics = evaluate(sol, n_paths=4, seed=0)
+        _check_finite(metrics)
+        # exact up to rounding in the size of the price moves (at coarse Δt with tiny λ
+        # σ can be thousands: the agents close their whole gap each step)
+        scale = float(sol.coefficients.sigma.max()) ** 2 * config.horizon
+        assert metrics["terminal_error"] <= 1e-10 * scale, (config, metrics["terminal_error"])
+    assert built >= 40, (built, refused)
 
 
 def _lo_cases():

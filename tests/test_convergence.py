@@ -186,7 +186,9 @@ def test_one_thread_policy_in_the_cli_and_the_api(monkeypatch):
 
 
 def test_benchmark_rule_says_which_and_why():
-    assert choose_benchmark(get_preset("quadratic-10")).name == "riccati"
+    assert choose_benchmark(get_preset("quadratic-10")).name == "riccati-discrete"
+    big = MarketConfig(gamma=(1.0,) * 201, xi=(1.0, -1.0) * 100 + (0.0,))
+    assert choose_benchmark(big).name == "riccati" and "O(Δt)" in choose_benchmark(big).line
     assert choose_benchmark(get_preset("power-2")).name == "leading-order"
     three = MarketConfig(gamma=(1.0, 2.0, 3.0), xi=(1.0, -0.5, -0.5), cost_power=1.5)
     none = choose_benchmark(three)
@@ -202,9 +204,9 @@ def test_compare_prints_a_table_and_keeps_tensors_apart():
     tr = ReinforcedGAN(SMALL, QUICK, progress=False)
     res = compare(tr.train(), n_paths=100, seed=0)
     text = repr(res)
-    assert "benchmark: the Riccati truth" in text and "S0" in text
+    assert "benchmark: the exact equilibrium of this 10-step market" in text and "S0" in text
     assert len(text) < 2000
     assert not any(isinstance(v, torch.Tensor) for v in res.values())
     assert res.trajectories[0].phi.shape[0] == 100
-    assert res["benchmark"] == "riccati" and res["benchmark_exists"]
+    assert res["benchmark"] == "riccati-discrete" and res["benchmark_exists"]
     assert math.isfinite(res["rate_path_rel_err"])

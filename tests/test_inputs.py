@@ -313,7 +313,8 @@ def test_batch_size_is_bounded_before_allocation(quad10):
         BatchedMarket(quad10, 10**9)
     text = str(err.value)
     assert "batch_size × n_steps × n_agents = 1000000000 × 100 × 10 = 1e+12" in text
-    assert "exceeds the limit 1073741824" in text and "batch_size <= 1073741" in text
+    assert "exceeds the limit 134217728" in text and "batch_size <= 134217" in text
+    assert BatchedMarket(quad10, 134217).batch_size == 134217  # the largest allowed is built
     with pytest.raises(ValueError) as err:
         BatchedMarket(quad10, 10**5000)
     assert "<int of about 5001 digits>" in str(err.value) and len(str(err.value)) < 300

@@ -85,7 +85,9 @@ class RiccatiCoefficients:
         return float(self.dt * np.max(self.rates))
 
 
-def _check_quadratic(config: MarketConfig) -> None:
+def check_quadratic(config: MarketConfig) -> None:
+    """Refuse, in one line naming the parameter, a market outside the Riccati benchmarks'
+    domain: ``cost_power ≠ 2``, ``Σξ ≠ 0`` or ``n_agents >`` :data:`MAX_AGENTS`."""
     if config.cost_power != 2.0:
         raise ValueError(
             f"the Riccati equilibrium needs quadratic costs (cost_power = 2), got cost_power = "
@@ -150,7 +152,7 @@ def riccati_coefficients(config: MarketConfig, rtol: float = 1e-12) -> RiccatiCo
         ValueError: outside the Riccati case, when ``n_steps`` is too small (see the module
             docstring), or if the solve fails or is not finite.
     """
-    _check_quadratic(config)
+    check_quadratic(config)
     N, lam, alpha = config.n_agents, config.lam, config.alpha
     gamma = np.asarray(config.gamma)
     xi = np.asarray(config.xi)

@@ -148,11 +148,20 @@ def _schedule(args: argparse.Namespace) -> Any:
     if schedule is None:
         schedule = default_schedule(args.solver)
     changes: dict[str, Any] = {}
+    flags: dict[str, str] = {}
     for arg, fields_ in SCHEDULE_ARGS.items():
         value = getattr(args, arg)
         if value is not None:
             changes.update(dict.fromkeys(fields_, value))
-    return replace(schedule, **changes)
+            flags.update(dict.fromkeys(fields_, "--" + arg.replace("_", "-")))
+    try:
+        return replace(schedule, **changes)
+    except ValueError as exc:  # name the option the user typed, not the schedule field
+        text = str(exc)
+        field = text.split(" ", 1)[0]
+        if field in flags:
+            text = f"{flags[field]}: {text}"
+        raise ValueError(text) from None
 
 
 #: Exit statuses of ``market-eq solve`` (documented in its ``--help`` epilog).

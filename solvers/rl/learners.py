@@ -56,6 +56,7 @@ from market_env import (
 from market_env.observation import agent_features, observation_size, trader_observations
 
 from ..base import Solution, register_solution, simulate
+from ..threads import with_threads
 from .envs import (
     MarketActor,
     MarketAgentPrice,
@@ -470,53 +471,8 @@ def _log(progress: bool, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+@with_threads
 def train_learners(
-    config: MarketConfig,
-    method: str | None = None,
-    *,
-    algo: str | None = None,
-    flavour: str | None = None,
-    price: str | None = None,
-    timesteps: int = 300_000,
-    n_paths: int | None = None,
-    rounds: int | None = None,
-    market_fraction: float = 0.25,
-    clearing: str = "project",
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    policy_kwargs: dict[str, Any] | None = None,
-    algo_kwargs: dict[str, Any] | None = None,
-    calibration_paths: int = 2000,
-    progress: bool = False,
-    threads: int | None = None,
-) -> LearnerSolution:
-    """Train independent SB3 learners on ``config`` and return a :class:`LearnerSolution`,
-    with ``threads`` torch CPU threads (``None``: one, ``0``: all cores; ``solvers/threads.py``).
-    The other arguments are documented at :func:`_train_learners`."""
-    from ..threads import torch_threads
-
-    with torch_threads(threads):
-        return _train_learners(
-            config=config,
-            method=method,
-            algo=algo,
-            flavour=flavour,
-            price=price,
-            timesteps=timesteps,
-            n_paths=n_paths,
-            rounds=rounds,
-            market_fraction=market_fraction,
-            clearing=clearing,
-            seed=seed,
-            device=device,
-            policy_kwargs=policy_kwargs,
-            algo_kwargs=algo_kwargs,
-            calibration_paths=calibration_paths,
-            progress=progress,
-        )
-
-
-def _train_learners(
     config: MarketConfig,
     method: str | None = None,
     *,
@@ -562,6 +518,7 @@ def _train_learners(
         calibration_paths: paths (seed ``seed + 104729``) of the ``S_0`` estimate for the
             clearing price (MODEL.md §2 control variate).
         progress: print one line per training phase to stderr.
+        threads: torch CPU threads (``None``: one, ``0``: all cores; ``solvers/threads.py``).
     """
     from market_env import MarketSB3VecEnv
 
