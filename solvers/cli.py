@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"one of {sorted(NAMED_SOLUTIONS)}, or a directory written by `market-eq solve`",
     )
     add_market_arguments(ev, default_preset=None)
-    ev.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
+    ev.add_argument("--paths", type=positive_int, default=3000, help="evaluation paths")
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     add_threads_argument(ev)
@@ -243,17 +243,17 @@ def add_exploit_parser(sub: argparse._SubParsersAction) -> None:
         help=f"one of {sorted(NAMED_SOLUTIONS)}, or a saved solution directory",
     )
     add_market_arguments(ex, default_preset=None)
-    ex.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
+    ex.add_argument("--paths", type=positive_int, default=3000, help="evaluation paths")
     ex.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
     ex.add_argument("--iterations", type=int, default=300, help="best-response Adam steps")
-    ex.add_argument("--train-paths", type=_positive_int, default=512, help="paths per step")
+    ex.add_argument("--train-paths", type=positive_int, default=512, help="paths per step")
     ex.add_argument("--json", action="store_true", help="print one JSON object")
     ex.add_argument("--no-progress", action="store_true", help="hide the progress bar (on stderr)")
     add_threads_argument(ex)
     ex.set_defaults(func=cmd_exploit)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -490,7 +490,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``market-eq compare`` on the ``market-eq`` sub-parsers."""
-    from .cli import _positive_int, add_market_arguments, add_threads_argument
+    from .cli import add_market_arguments, add_threads_argument, positive_int
 
     cp = sub.add_parser(
         "compare",
@@ -513,11 +513,11 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("--json", action="store_true", help="print one JSON object")
     cp.add_argument("--out", default=None, help="folder for compare.json/.md and figures")
     cp.add_argument("--no-figures", action="store_true", help="write no PNG figures")
-    cp.add_argument("--paths", type=_positive_int, default=None, help="evaluation paths")
+    cp.add_argument("--paths", type=positive_int, default=None, help="evaluation paths")
     cp.add_argument("--seed", type=int, default=None, help="seed of the evaluation paths (0)")
     cp.add_argument("--train-seed", type=int, default=None, help="seed of training (1)")
-    cp.add_argument("--timesteps", type=_positive_int, default=None, help="PPO timesteps")
-    cp.add_argument("--sac-timesteps", type=_positive_int, default=None, help="SAC timesteps")
+    cp.add_argument("--timesteps", type=positive_int, default=None, help="PPO timesteps")
+    cp.add_argument("--sac-timesteps", type=positive_int, default=None, help="SAC timesteps")
     cp.add_argument(
         "--neural-seconds", type=float, default=None, help="wall-clock cap per neural solver"
     )
@@ -528,9 +528,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
         help="scale of the neural default schedule's epochs per round (0.15)",
     )
     cp.add_argument("--exploit-iterations", type=int, default=None, help="best-response Adam steps")
-    cp.add_argument(
-        "--exploit-train-paths", type=_positive_int, default=None, help="paths per step"
-    )
+    cp.add_argument("--exploit-train-paths", type=positive_int, default=None, help="paths per step")
     cp.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
     add_threads_argument(cp)
     cp.set_defaults(func=cmd_compare)

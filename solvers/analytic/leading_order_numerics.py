@@ -88,7 +88,7 @@ def _check_q(q: object) -> float:
     return out
 
 
-def _positive_int(name: str, value: object) -> int:
+def positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be a positive integer, got {name} = {value!r}")
     if value < 1:
@@ -584,12 +584,12 @@ def expected_sigma_squared_path(
         _same("alpha", alpha, coeffs.alpha)
     if xi is not None:
         _same("xi", xi, coeffs.xi)
-    K = _positive_int("n_steps", n_steps)
+    K = positive_int("n_steps", n_steps)
     dt_f = _positive("dt", dt)
     paper = _resolve_variant(coeffs, paper_variant)
     fixed_n: int | None = None
     if n_grid is not None:
-        fixed_n = _positive_int("n_grid", n_grid)
+        fixed_n = positive_int("n_grid", n_grid)
         if fixed_n < 101:
             raise ValueError(f"n_grid must be >= 101, got n_grid = {fixed_n}")
     n_std_f = _finite_float("n_std", n_std)

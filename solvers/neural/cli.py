@@ -19,7 +19,7 @@ DEFAULT_PRESET = "quadratic-10"
 
 def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``solve`` subcommand to the ``market-eq`` subparsers ``sub``."""
-    from ..cli import _positive_int, add_market_arguments, add_threads_argument
+    from ..cli import add_market_arguments, add_threads_argument, positive_int
 
     p = sub.add_parser(
         "solve",
@@ -75,9 +75,9 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="continue training the run in this folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="tiny schedule (a smoke test, seconds)")
-    p.add_argument("--rounds", type=_positive_int, default=None, help="alternating rounds")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs per phase and round")
-    p.add_argument("--batch", type=_positive_int, default=None, help="paths per epoch")
+    p.add_argument("--rounds", type=positive_int, default=None, help="alternating rounds")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per phase and round")
+    p.add_argument("--batch", type=positive_int, default=None, help="paths per epoch")
     p.add_argument("--lr-gen", type=float, default=None, help="generator learning rate")
     p.add_argument("--lr-disc", type=float, default=None, help="discriminator learning rate")
     p.add_argument(
@@ -108,7 +108,7 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         help="let the link loss train sigma too (the earlier behaviour; by default sigma "
         "answers to the terminal loss only)",
     )
-    p.add_argument("--paths", type=_positive_int, default=3000, help="evaluation paths")
+    p.add_argument("--paths", type=positive_int, default=3000, help="evaluation paths")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the evaluation paths")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG figures")
     add_threads_argument(p)
