@@ -401,3 +401,56 @@ def test_resume_keeps_the_saved_link_setting(tmp_path):
     spec["training"]["schedule"].pop("link_sigma_grad")
     spec_path.write_text(json.dumps(spec))
     assert ReinforcedGAN.resume(tmp_path / "r", progress=False).schedule.link_sigma_grad is True
+
+
+def _perturbed(solution, seed=1):
+    """The solution with random generator weights (an untrained generator trades at every
+    step, the last one included)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in solution.nets.generator.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen))
+    return solution
+
+
+@pytest.mark.parametrize("generator", ["residual", "all"])
+def test_no_trade_at_the_last_step_by_default_and_it_never_costs_utility(generator):
+    # MODEL.md §2: the step reward uses the left-point holdings, so a trade at k = K−1 is
+    # pure cost in any price; the default generator does not trade there.
+    learned = _perturbed(NeuralSolution(SMALL, generator=generator, last_rate="learned"))
+    zero = NeuralSolution(SMALL, generator=generator)
+    zero.nets.load_state_dict(learned.nets.state_dict())
+    assert zero.options["last_rate"] == "zero"
+    market = BatchedMarket(SMALL, 64, price=zero.price(), clearing=zero.clearing, seed=3)
+    traj = rollout(market, zero.policy)
+    assert torch.all(traj.fills[:, -1] == 0)
+    assert torch.all(traj.fills[:, -2].abs().amax(0) > 0)  # the step before still trades
+    a, b = evaluate(learned, n_paths=256, seed=0), evaluate(zero, n_paths=256, seed=0)
+    gain = [z - u for z, u in zip(b["utility_per_agent"], a["utility_per_agent"])]
+    # same paths and price; only the last, costly trade is gone: every agent gains
+    assert all(g > 0 for g in gain), gain
+    assert a["S0"] == b["S0"]
+
+
+def test_last_rate_is_recorded_and_older_runs_keep_their_learned_last_rate(tmp_path):
+    trainer = ReinforcedGAN(SMALL, TINY, seed=0, progress=False)
+    trainer.train(rounds=1)
+    trainer.save(tmp_path / "r")
+    spec_path = tmp_path / "r" / "solution.json"
+    spec = json.loads(spec_path.read_text())
+    assert spec["params"]["last_rate"] == "zero"
+    assert load_solution(tmp_path / "r").options["last_rate"] == "zero"
+    spec["params"].pop("last_rate")  # as written before the option existed
+    spec_path.write_text(json.dumps(spec))
+    assert load_solution(tmp_path / "r").options["last_rate"] == "learned"
+    with pytest.raises(ValueError, match="last_rate must be one of"):
+        NeuralSolution(SMALL, last_rate="none")
+
+
+def test_fbsde_keeps_price_net_and_refuses_a_zero_last_rate():
+    fbsde = DeepFBSDE(SMALL, TINY, seed=0, progress=False, price_net="joint")
+    assert fbsde.solution.options["price_net"] == "joint"
+    assert fbsde.nets.price_net.d_out == 2
+    assert "last_rate" not in fbsde.solution.params()
+    with pytest.raises(ValueError, match="last_rate must be 'learned' for fbsde"):
+        DeepFBSDE(SMALL, TINY, seed=0, progress=False, last_rate="zero")

@@ -67,6 +67,13 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         help="separate sigma and mu networks (the paper's), or one network with both outputs "
         "(half the cost); default: the solver's",
     )
+    p.add_argument(
+        "--last-rate",
+        default=None,
+        choices=["zero", "learned"],
+        help="no trade at the last step (default; optimal in any price) or the generator's "
+        "rate there too (the paper's)",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and training")
     p.add_argument(
@@ -194,6 +201,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             generator=args.generator,
             net_shape=args.net_shape,
             **({"price_net": args.price_net} if args.price_net else {}),
+            **({"last_rate": args.last_rate} if args.last_rate else {}),
             device=args.device,
             seed=args.seed,
             out=out,

@@ -35,7 +35,8 @@ class FBSDESolution(NeuralSolution):
     kind = "deep-fbsde"
 
     def __init__(self, config: MarketConfig, **options: Any) -> None:
-        options = {**options, "solver": "fbsde", "generator": "all"}
+        # the rate is implied by Y at every step (the last one included)
+        options = {**options, "solver": "fbsde", "generator": "all", "last_rate": "learned"}
         super().__init__(config, **options)
         self.nets.register_parameter("Y0", nn.Parameter(torch.zeros(config.n_agents)))
         mu_bar = config.gamma_bar * config.alpha**2 * config.supply
@@ -54,7 +55,8 @@ class FBSDESolution(NeuralSolution):
         return self._helpers[key]
 
     def params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k not in ("solver", "generator")}
+        fixed = ("solver", "generator", "last_rate")
+        return {k: v for k, v in self.options.items() if k not in fixed}
 
     def Z(self, x: Tensor, k: int, bound: list | None = None) -> Tensor:
         return self.nets.generator.forward_step(x, k, bound)[0] * self.z_scale
@@ -110,8 +112,14 @@ class DeepFBSDE(Combo):
         **kwargs: Any,
     ) -> None:
         kwargs.pop("generator", None)
+        last_rate = kwargs.pop("last_rate", "learned")
+        if last_rate != "learned":
+            raise ValueError(
+                f"last_rate must be 'learned' for fbsde (its rate is implied by Y at every "
+                f"step), got {last_rate!r}"
+            )
         if solution is None:
-            net_keys = ("width", "depth", "net_shape", "skip", "activation")
+            net_keys = ("width", "depth", "net_shape", "skip", "activation", "price_net")
             net_options = {k: kwargs.pop(k) for k in net_keys if k in kwargs}
             torch.manual_seed(int(seed))
             solution = FBSDESolution(config, mu=mu, **net_options)

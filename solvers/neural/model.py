@@ -28,6 +28,7 @@ MU_MODES = ("learned", "clearing")
 GENERATORS = ("all", "residual")
 NET_SHAPES = ("shared", "per-step", "hybrid")
 PRICE_NETS = ("separate", "joint")
+LAST_RATES = ("zero", "learned")
 SOLVERS = ("reinforced-gan", "combo", "fbsde")
 #: Bounds of the network options (beyond them a typo, not a network).
 MAX_WIDTH, MAX_DEPTH = 4096, 16
@@ -66,12 +67,14 @@ class EquilibriumNets(nn.Module):
         price_width: int | None = None,
         price_depth: int | None = None,
         price_net: str = "joint",
+        last_rate: str = "zero",
     ) -> None:
         super().__init__()
         c = config
         N = c.n_agents
         self.n_agents, self.n_steps, self.horizon = N, c.n_steps, c.horizon
         self.mu_mode, self.generator_mode = mu, generator
+        self.last_rate = last_rate
         steps = c.n_steps if net_shape == "per-step" else None
         skip_steps = c.n_steps if net_shape == "hybrid" and skip else None
         d_in = N + 2
@@ -145,7 +148,12 @@ class EquilibriumNets(nn.Module):
     def rates_step(self, x: Tensor, k: int, bound: list | None = None) -> Tensor:
         """Submitted rates ``(B, N)`` at step ``k`` (residual: last = −Σ of the others).
 
+        With ``last_rate="zero"`` the rates of the last step ``k = K−1`` are zero: holdings
+        after it earn nothing before ``T`` (the step reward of MODEL.md §2 uses the holdings
+        at the left point), so any trade there is pure cost, whatever the price and ``q``.
         ``bound``: ``self.generator.bind()``, computed once per rollout (faster)."""
+        if self.last_rate == "zero" and k == self.n_steps - 1:
+            return x.new_zeros(x.shape[:-1] + (self.n_agents,))
         head = self.generator.forward_step(x, k, bound)[0] * self.rate_scale
         if self.generator_mode == "residual":
             return torch.cat([head, -head.sum(-1, keepdim=True)], dim=-1)
@@ -220,6 +228,9 @@ class NeuralSolution(Solution):
             the paper's shape).
         price_net: ``"joint"`` (default: one MLP with the two outputs ``σ`` and ``μ``, half
             the price network's cost) or ``"separate"`` (one MLP for each, the paper's).
+        last_rate: ``"zero"`` (default: no trade at the last step, optimal in any price,
+            as in the exact K-step equilibrium) or ``"learned"`` (the generator's output
+            there too, the paper's; runs saved before this option had it).
     """
 
     kind = "neural"
@@ -237,6 +248,7 @@ class NeuralSolution(Solution):
         skip: bool = True,
         activation: str = "tanh",
         price_net: str = "joint",
+        last_rate: str = "zero",
     ) -> None:
         super().__init__(config)
         for name, value, allowed in (
@@ -245,6 +257,7 @@ class NeuralSolution(Solution):
             ("generator", generator, GENERATORS),
             ("net_shape", net_shape, NET_SHAPES),
             ("price_net", price_net, PRICE_NETS),
+            ("last_rate", last_rate, LAST_RATES),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
@@ -270,6 +283,7 @@ class NeuralSolution(Solution):
             skip=skip,
             activation=activation,
             price_net=price_net,
+            last_rate=last_rate,
         )
         self.clearing = "residual" if generator == "residual" else "none"
         net_options = {k: v for k, v in self.options.items() if k != "solver"}
@@ -277,8 +291,9 @@ class NeuralSolution(Solution):
 
     @classmethod
     def from_spec(cls, config: MarketConfig, params: dict[str, Any]) -> NeuralSolution:
-        # runs saved before the ``price_net`` option had separate σ and μ networks
-        return cls(config, **{"price_net": "separate", **params})
+        # runs saved before the ``price_net`` and ``last_rate`` options had separate σ and μ
+        # networks and a learned last rate
+        return cls(config, **{"price_net": "separate", "last_rate": "learned", **params})
 
     @property
     def S0(self) -> float:
