@@ -19,6 +19,8 @@ MAX_STEPS = 100_000
 MAX_HORIZON = 1e3
 MIN_POSITIVE = 1e-6
 MAX_MAGNITUDE = 1e6
+#: Relative tolerance of ``Σξ = 0`` (:attr:`MarketConfig.xi_balanced`).
+XI_BALANCE_RTOL = 1e-9
 
 _POSITIVE = ("lam", "alpha", "supply")  # with gamma and horizon: must be > 0
 _SEQUENCES = ("gamma", "xi", "initial_holdings")
@@ -254,6 +256,13 @@ class MarketConfig:
     def xi_sum(self) -> float:
         """Σ_n ξ_n (zero for every preset)."""
         return math.fsum(self.xi)
+
+    @property
+    def xi_balanced(self) -> bool:
+        """``Σ_n ξ_n = 0`` up to rounding (relative to the largest ``|ξ_n|``): the case
+        with known equilibria (MODEL.md §1, §4, §5)."""
+        scale = max(1.0, max(abs(x) for x in self.xi))
+        return abs(self.xi_sum) <= XI_BALANCE_RTOL * scale
 
     # ----- I/O -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -174,8 +174,7 @@ def equilibrium_solution(config: MarketConfig) -> Any:
     """
     from solvers.analytic import FrictionlessSolution, RiccatiSolution
 
-    scale = max(1.0, max(abs(x) for x in config.xi))
-    xi_sums_to_zero = abs(config.xi_sum) <= 1e-9 * scale
+    xi_sums_to_zero = config.xi_balanced
     if config.cost_power == 2.0 and xi_sums_to_zero:
         return RiccatiSolution(config)
     if config.n_agents == 2 and config.cost_power < 2.0 and xi_sums_to_zero:

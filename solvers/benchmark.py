@@ -41,9 +41,8 @@ CERTIFY_HINT = "certify it with `market-eq exploit --solution RUN_DIR` (or solve
 
 
 def xi_sums_to_zero(config: MarketConfig) -> bool:
-    """``Σ_n ξ_n = 0`` up to rounding (relative to the largest ``|ξ_n|``)."""
-    scale = max(1.0, max(abs(x) for x in config.xi))
-    return abs(config.xi_sum) <= 1e-9 * scale
+    """``Σ_n ξ_n = 0`` up to rounding (:attr:`MarketConfig.xi_balanced`)."""
+    return config.xi_balanced
 
 
 @dataclass

@@ -4,8 +4,8 @@ judged on common paths by the same metrics (MODEL.md §2) and by their
 exploitability (:func:`solvers.exploitability.exploitability`).
 
 ``market-eq compare --preset quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]``;
-:func:`run_comparison` in Python; ``benchmarks/compare_learners.py`` runs both presets of
-the issue and writes ``benchmarks/results/``.
+:func:`run_comparison` in Python; ``benchmarks/compare_learners.py`` runs the presets
+``quadratic-10`` and ``power-2`` and writes ``benchmarks/results/``.
 
 Per method: train (wall time), roll out on ``n_paths`` paths of ``seed`` with
 :func:`solvers.base.simulate` (the benchmark on the same noise), :func:`market_env.

@@ -83,3 +83,11 @@ def test_unknown_preset_and_keys(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_config(bad)
+
+
+def test_xi_balanced_is_relative_to_the_largest_endowment():
+    base = MarketConfig(gamma=(1.0, 2.0), xi=(2.0, -2.0))
+    assert base.xi_balanced
+    assert base.with_(xi=(50.0, -50.0 + 1e-9)).xi_balanced  # rounding at |ξ| = 50
+    assert not base.with_(xi=(2.0, -2.0 + 1e-6)).xi_balanced
+    assert not base.with_(xi=(0.1, 0.0)).xi_balanced

@@ -93,8 +93,7 @@ def check_quadratic(config: MarketConfig) -> None:
             f"the Riccati equilibrium needs quadratic costs (cost_power = 2), got cost_power = "
             f"{config.cost_power}; use the leading-order benchmark (N = 2) or a neural solver"
         )
-    scale = max(1.0, max(abs(x) for x in config.xi))
-    if abs(config.xi_sum) > 1e-9 * scale:
+    if not config.xi_balanced:
         raise ValueError(
             f"the Riccati equilibrium needs sum(xi) = 0 (MODEL.md §1), got sum(xi) = "
             f"{config.xi_sum:.6g}"

@@ -39,7 +39,7 @@ class FBSDESolution(NeuralSolution):
         options = {**options, "solver": "fbsde", "generator": "all", "last_rate": "learned"}
         super().__init__(config, **options)
         self.nets.register_parameter("Y0", nn.Parameter(torch.zeros(config.n_agents)))
-        mu_bar = config.gamma_bar * config.alpha**2 * config.supply
+        mu_bar = config.mu_bar
         self.y_scale = mu_bar * config.horizon
         self.z_scale = self.y_scale / math.sqrt(config.horizon)
         self._helpers: dict[tuple[Any, Any], BatchedMarket] = {}

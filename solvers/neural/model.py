@@ -113,7 +113,7 @@ class EquilibriumNets(nn.Module):
         gap_scale = 0.5 * xi.abs() * math.sqrt(T) / alpha + c.supply / N
         # rate of a frictional tracker: gap / relaxation time (√(λ/γα²) for q = 2)
         relax = torch.clamp(torch.sqrt(c.lam / (gamma * alpha**2)), max=T)
-        mu_bar = c.gamma_bar * alpha**2 * c.supply
+        mu_bar = c.mu_bar
         mu_scale = mu_bar + alpha**2 * abs(float((gamma * xi).sum())) * math.sqrt(T) / N
         self.register_buffer("phi0", phi0, persistent=False)
         self.register_buffer("xi_over_alpha", xi / alpha, persistent=False)

@@ -251,7 +251,7 @@ class ReinforcedGAN:
         self.terminal_weight = self.schedule.terminal_weight
         # agents in the generator loss: all, or N−1 when the last one clears (residual)
         self.n_loss_agents = config.n_agents - (solution.clearing == "residual")
-        mu_bar = config.gamma_bar * config.alpha**2 * config.supply
+        mu_bar = config.mu_bar
         self.rate_ref = float(
             implied_rate(torch.tensor(mu_bar, dtype=torch.float64), config.lam, config.cost_power)
         )

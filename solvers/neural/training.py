@@ -224,7 +224,7 @@ def link_loss(
     K = mu.shape[-1]
     m = market.marginal_utility(phi, W, mu, sigma)  # (B, K, N)
     tail = m + (m.sum(1, keepdim=True) - m.cumsum(1))  # Σ_{j≥k} m_j, without flips
-    mu_bar = cfg.gamma_bar * cfg.alpha**2 * cfg.supply
+    mu_bar = cfg.mu_bar
     if form == "cumulative":
         steps_left = torch.arange(K, 0, -1, dtype=m.dtype, device=m.device).unsqueeze(-1)
         ref = _implied_scalar(mu_bar, cfg)

@@ -1,4 +1,5 @@
-"""Independent learners trained with Stable-Baselines3 on the batched market (issue 4):
+"""Independent learners trained with Stable-Baselines3 on the batched market
+(MODEL.md §2, §9):
 parameter-shared and iterated-best-response traders, at the clearing drift or against a
 market agent learned by SB3 as well. See :mod:`solvers.rl.learners`."""
 

@@ -101,7 +101,7 @@ class LearnerMethod:
     price: str
 
 
-#: The learners of the comparison (issue 4), by name.
+#: The independent learners of the comparison (:mod:`solvers.compare`), by name.
 METHODS: dict[str, LearnerMethod] = {
     "ppo-shared": LearnerMethod("ppo", "shared", "clearing"),
     "ppo-ibr": LearnerMethod("ppo", "ibr", "clearing"),
