@@ -174,10 +174,9 @@ def equilibrium_solution(config: MarketConfig) -> Any:
     """
     from solvers.analytic import FrictionlessSolution, RiccatiSolution
 
-    xi_sums_to_zero = config.xi_balanced
-    if config.cost_power == 2.0 and xi_sums_to_zero:
+    if config.cost_power == 2.0 and config.xi_balanced:
         return RiccatiSolution(config)
-    if config.n_agents == 2 and config.cost_power < 2.0 and xi_sums_to_zero:
+    if config.n_agents == 2 and config.cost_power < 2.0 and config.xi_balanced:
         try:
             from solvers.analytic import LeadingOrderSolution  # type: ignore[attr-defined]
         except ImportError:

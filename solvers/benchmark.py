@@ -32,17 +32,11 @@ __all__ = [
     "BenchmarkChoice",
     "choose_benchmark",
     "finite_metrics",
-    "xi_sums_to_zero",
     "CERTIFY_HINT",
 ]
 
 #: What a user can run when no benchmark exists.
 CERTIFY_HINT = "certify it with `market-eq exploit --solution RUN_DIR` (or solve --certify)"
-
-
-def xi_sums_to_zero(config: MarketConfig) -> bool:
-    """``Σ_n ξ_n = 0`` up to rounding (:attr:`MarketConfig.xi_balanced`)."""
-    return config.xi_balanced
 
 
 @dataclass
@@ -100,7 +94,7 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
     from .analytic.discrete_riccati import MAX_AGENTS as DISCRETE_MAX_AGENTS
 
     N, q = config.n_agents, config.cost_power
-    balanced = xi_sums_to_zero(config)
+    balanced = config.xi_balanced
     if q == 2.0 and balanced and N <= DISCRETE_MAX_AGENTS:
         name, build = "riccati-discrete", DiscreteRiccatiSolution
         what = f"the exact equilibrium of this {config.n_steps}-step market"
