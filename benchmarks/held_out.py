@@ -32,9 +32,9 @@ from provenance import describe, run_meta  # noqa: E402
 
 from market_env import MarketConfig, path_errors  # noqa: E402
 from solvers import RiccatiSolution, evaluate  # noqa: E402
-from solvers.analytic import DiscreteRiccatiSolution  # noqa: E402
+from market_env.reference import DiscreteRiccatiSolution  # noqa: E402
 from solvers.neural import ReinforcedGAN, default_schedule  # noqa: E402
-from solvers.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
+from market_env.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 N_PATHS = 3000

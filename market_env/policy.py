@@ -166,24 +166,11 @@ class sb3_agent_policy:  # noqa: N801 - used like a function
 
 
 def equilibrium_solution(config: MarketConfig) -> Any:
-    """The best known equilibrium ``Solution`` for ``config`` (MODEL.md §3–§5).
+    """The best known equilibrium ``Solution`` for ``config``
+    (:func:`market_env.reference.equilibrium_solution`, MODEL.md §3–§5)."""
+    from .reference.benchmark import equilibrium_solution as best_known
 
-    Riccati truth for ``q = 2`` with ``Σξ = 0``; the leading-order benchmark for ``N = 2``,
-    ``q < 2`` (when ``solvers.analytic.LeadingOrderSolution`` is available); otherwise the
-    frictionless equilibrium.
-    """
-    from solvers.analytic import FrictionlessSolution, RiccatiSolution
-
-    if config.cost_power == 2.0 and config.xi_balanced:
-        return RiccatiSolution(config)
-    if config.n_agents == 2 and config.cost_power < 2.0 and config.xi_balanced:
-        try:
-            from solvers.analytic import LeadingOrderSolution  # type: ignore[attr-defined]
-        except ImportError:
-            pass
-        else:
-            return LeadingOrderSolution(config)
-    return FrictionlessSolution(config)
+    return best_known(config)
 
 
 def resolve_price(
@@ -231,7 +218,7 @@ def resolve_others(others: Any, config: MarketConfig) -> tuple[Policy, Any]:
             sol = equilibrium_solution(config)
             return sol.policy, sol
         if others == "frictionless":
-            from solvers.analytic import FrictionlessSolution
+            from .reference.frictionless import FrictionlessSolution
 
             sol = FrictionlessSolution(config)
             return sol.policy, sol

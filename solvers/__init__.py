@@ -1,22 +1,43 @@
-"""solvers: equilibrium solutions of the market of MODEL.md, all judged by one `evaluate`."""
+"""solvers: equilibrium solvers for the market of MODEL.md, all judged by one `evaluate`.
 
-from .analytic import FrictionlessSolution, LeadingOrderSolution, RiccatiSolution
-from .base import Solution, evaluate, load_solution, register_solution, simulate
-from .custom import PolicySolution
-from .neural import DeepFBSDE, FBSDESolution, NeuralSolution, ReinforcedGAN  # registers kinds
+Names load on first use, so ``import solvers`` is cheap::
 
-__all__ = [
-    "DeepFBSDE",
-    "FBSDESolution",
-    "FrictionlessSolution",
-    "LeadingOrderSolution",
-    "NeuralSolution",
-    "PolicySolution",
-    "ReinforcedGAN",
-    "RiccatiSolution",
-    "Solution",
-    "evaluate",
-    "load_solution",
-    "register_solution",
-    "simulate",
-]
+    from solvers import RiccatiSolution, evaluate, load_solution
+    from solvers.neural import ReinforcedGAN, solve
+    from solvers.rl import train_learners
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Solution": "market_env.solution",
+    "evaluate": "market_env.solution",
+    "register_solution": "market_env.solution",
+    "simulate": "market_env.solution",
+    "FrictionlessSolution": "market_env.reference",
+    "LeadingOrderSolution": "market_env.reference",
+    "RiccatiSolution": "market_env.reference",
+    "DiscreteRiccatiSolution": "market_env.reference",
+    "load_solution": "solvers.loading",
+    "PolicySolution": "solvers.custom",
+    "DeepFBSDE": "solvers.neural",
+    "FBSDESolution": "solvers.neural",
+    "NeuralSolution": "solvers.neural",
+    "ReinforcedGAN": "solvers.neural",
+    "exploitability": "solvers.exploitability",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'solvers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

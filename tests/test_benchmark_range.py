@@ -21,8 +21,8 @@ import torch
 
 from market_env import MarketConfig
 from solvers import LeadingOrderSolution, RiccatiSolution, evaluate
-from solvers.analytic import DiscreteRiccatiSolution
-from solvers.analytic.riccati import riccati_coefficients
+from market_env.reference import DiscreteRiccatiSolution
+from market_env.reference.riccati import riccati_coefficients
 
 PARAMETERS = ("n_steps", "horizon", "lam", "gamma", "xi", "cost_power", "n_agents")
 SCALARS = ("S0", "mu0", "sigma0", "utility_sum", "utility_sum_se", "terminal_error")

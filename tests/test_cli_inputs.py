@@ -15,7 +15,7 @@ import torch
 
 from solvers.cli import main
 from solvers.neural import GANSchedule, ReinforcedGAN
-from solvers.run_folder import LOCK_FILE
+from market_env.run_folder import LOCK_FILE
 
 # A tiny, fast schedule for solves whose training is not what is tested.
 TINY_ARGS = [

@@ -1,6 +1,6 @@
 """The convergence verdict, stop reasons, interruptions, the schedule's checks, the thread
 policy and the benchmark rule (solvers.neural.convergence, solvers.threads,
-solvers.benchmark)."""
+market_env.reference.benchmark)."""
 
 import math
 import os

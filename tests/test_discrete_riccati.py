@@ -1,4 +1,4 @@
-"""The exact equilibrium of the K-step quadratic market (solvers.analytic.discrete_riccati).
+"""The exact equilibrium of the K-step quadratic market (market_env.reference.discrete_riccati).
 
 Checks that can fail: the paths clear and meet the terminal condition to rounding; the last
 rate is zero (a rate at the last step moves no rewarded holdings); no agent gains by a
@@ -16,8 +16,8 @@ import torch
 
 from market_env import BatchedMarket, MarketConfig, get_preset
 from solvers import RiccatiSolution, evaluate
-from solvers.analytic import DiscreteRiccatiSolution, discrete_riccati_coefficients
-from solvers.benchmark import choose_benchmark
+from market_env.reference import DiscreteRiccatiSolution, discrete_riccati_coefficients
+from market_env.reference import choose_benchmark
 from solvers.exploitability import exploitability
 
 # A small-S_0 market (S_0 is a small difference of βT and Σ E[μ_k] Δt): where the continuous
@@ -112,7 +112,7 @@ def test_unstable_markets_are_refused_and_the_continuous_one_is_used(monkeypatch
     with pytest.raises(ValueError, match=r"unstable at n_steps = 200.*σ reaches"):
         DiscreteRiccatiSolution(wide)
     # where the continuous truth exists it stands in, said so (here by a tighter σ limit)
-    monkeypatch.setattr("solvers.analytic.discrete_riccati.SIGMA_LIMIT", 1.05)
+    monkeypatch.setattr("market_env.reference.discrete_riccati.SIGMA_LIMIT", 1.05)
     choice = choose_benchmark(H2)
     assert choice.name == "riccati" and isinstance(choice.solution, RiccatiSolution)
     assert "unstable" in choice.line and "O(Δt)" in choice.line

@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.integrate import quad
 from scipy.sparse.linalg import spsolve
 
-from solvers.analytic.leading_order_numerics import (
+from market_env.reference.leading_order_numerics import (
     Q_MIN,
     GProfile,
     expected_sigma_squared_path,

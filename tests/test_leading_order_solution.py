@@ -6,7 +6,7 @@ import torch
 
 from market_env import MarketConfig, S0_control_variate, get_preset
 from solvers import LeadingOrderSolution, evaluate, simulate
-from solvers.analytic.leading_order_numerics import lo_rate, lo_rate_discrete, lo_sigma
+from market_env.reference.leading_order_numerics import lo_rate, lo_rate_discrete, lo_sigma
 
 #: The config of the grid/overshoot failure: small λ at K = 100 (the continuous rate overshoots).
 ISSUE = {

@@ -9,7 +9,7 @@ from scipy.integrate import solve_ivp
 
 from market_env import MarketConfig, MarketState, S0_control_variate, get_preset
 from solvers import RiccatiSolution, evaluate, simulate
-from solvers.analytic.riccati import riccati_coefficients
+from market_env.reference.riccati import riccati_coefficients
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Crash-safe run folders (solvers.run_folder): atomic writes, the folder lock, clearing an
+"""Crash-safe run folders (market_env.run_folder): atomic writes, the folder lock, clearing an
 earlier run, refusals of bad files on load and resume, and a kill at every step of a save."""
 
 import hashlib
@@ -17,7 +17,7 @@ from market_env import MarketConfig
 from solvers import evaluate, load_solution
 from solvers.cli import main
 from solvers.neural import GANSchedule, ReinforcedGAN
-from solvers.run_folder import (
+from market_env.run_folder import (
     LOCK_FILE,
     RunLock,
     atomic_torch_save,

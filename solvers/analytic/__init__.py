@@ -1,10 +1,15 @@
-"""Analytic benchmarks: frictionless (MODEL.md §3), Riccati (§4: continuous time, and the exact
-equilibrium of the K-step market of §2), leading order (§5)."""
+"""The analytic benchmarks, kept under their old name: they live in
+:mod:`market_env.reference` (beside the simulator, which uses them as default opponents)."""
 
-from .discrete_riccati import DiscreteRiccatiSolution, discrete_riccati_coefficients
-from .frictionless import FrictionlessSolution
-from .leading_order import LeadingOrderSolution
-from .riccati import RiccatiCoefficients, RiccatiSolution, riccati_coefficients
+from market_env.reference import (
+    DiscreteRiccatiSolution,
+    FrictionlessSolution,
+    LeadingOrderSolution,
+    RiccatiCoefficients,
+    RiccatiSolution,
+    discrete_riccati_coefficients,
+    riccati_coefficients,
+)
 
 __all__ = [
     "DiscreteRiccatiSolution",

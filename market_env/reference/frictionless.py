@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from market_env import MarketConfig, MarketState, PriceMechanism, frictionless_price
+from ..config import MarketConfig
+from ..price import PriceMechanism, frictionless_price
+from ..state import MarketState
 
-from ..base import Solution, register_solution
+from ..solution import Solution, register_solution
 
 __all__ = ["FrictionlessSolution"]
 

@@ -53,9 +53,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from market_env import ClearingDrift, MarketConfig, MarketState, PriceMechanism
+from ..config import MarketConfig
+from ..price import ClearingDrift, PriceMechanism
+from ..state import MarketState
 
-from ..base import Solution, register_solution
+from ..solution import Solution, register_solution
 from .riccati import check_quadratic
 
 __all__ = [
@@ -182,7 +184,7 @@ class DiscreteRiccatiSolution(Solution):
         """Refuse the benchmark when rounding has broken it: its paths must meet ``S_K = 𝔖``
         to rounding in the size of the price moves (the backward pass is unstable where
         ``Δt`` is coarse, ``λ`` tiny and ``γ|ξ|`` large)."""
-        from ..base import evaluate
+        from ..solution import evaluate
 
         c = self.config
         metrics = evaluate(self, n_paths=n_paths, seed=0, dtype=torch.float64)

@@ -1,7 +1,7 @@
 """The leading-order equilibrium for power costs and two agents (MODEL.md §5), as a Solution.
 
 The numerics (the BVP for ``g``, the constants, the law of the deviation chain) live in
-:mod:`solvers.analytic.leading_order_numerics`; this module evaluates them in torch on the
+:mod:`market_env.reference.leading_order_numerics`; this module evaluates them in torch on the
 market's state, so the benchmark runs in :class:`BatchedMarket` on any device.
 """
 
@@ -13,9 +13,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from market_env import ClearingDrift, MarketConfig, MarketState, PriceMechanism
+from ..config import MarketConfig
+from ..price import ClearingDrift, PriceMechanism
+from ..state import MarketState
 
-from ..base import Solution, register_solution
+from ..solution import Solution, register_solution
 from .leading_order_numerics import (
     Q_MIN,
     GProfile,
@@ -124,7 +126,7 @@ class LeadingOrderSolution(Solution):
     on the evaluation paths).
 
     Refused with a one-line ``ValueError`` naming the parameter: N ≠ 2, ``ξ_2 ≠ −ξ_1``,
-    ``cost_power < Q_MIN`` (:data:`~solvers.analytic.leading_order_numerics.Q_MIN`), or a
+    ``cost_power < Q_MIN`` (:data:`~market_env.reference.leading_order_numerics.Q_MIN`), or a
     benchmark whose own constants, ``σ_0`` or ``S_0`` are not finite.
 
     Args:

@@ -30,9 +30,11 @@ import torch
 from scipy.integrate import solve_ivp
 from torch import Tensor
 
-from market_env import ClearingDrift, MarketConfig, MarketState, PriceMechanism
+from ..config import MarketConfig
+from ..price import ClearingDrift, PriceMechanism
+from ..state import MarketState
 
-from ..base import Solution, register_solution
+from ..solution import Solution, register_solution
 
 __all__ = ["MAX_AGENTS", "RiccatiCoefficients", "riccati_coefficients", "RiccatiSolution"]
 
