@@ -32,7 +32,7 @@ KIND_MODULES = {
     "leading-order": "market_env.reference.leading_order",
     "neural": "solvers.neural.model",
     "deep-fbsde": "solvers.neural.fbsde",
-    "sb3-learners": "solvers.rl.learners",
+    "sb3-learners": "solvers.rl.solution",
 }
 
 

@@ -1,4 +1,4 @@
-"""SB3 independent learners (issue 4): each flavour trains, gives an evaluable and persistent
+"""SB3 independent learners (MODEL.md §2, §9): each flavour trains, gives an evaluable and persistent
 Solution, reproduces with its seed, and plays exactly what it learned in the environments."""
 
 import json
@@ -137,6 +137,59 @@ def test_bad_learner_input_is_rejected():
         train_learners(CONFIG, flavour="ibr", price="market")
     with pytest.raises(ValueError, match="timesteps"):
         train_learners(CONFIG, "ppo-shared", timesteps=0)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"clearing": "sometimes"}, r"clearing must be one of \['none', 'project', 'residual'\]"),
+        ({"policy_kwargs": {"activation_fn": "sigmoid"}}, "activation_fn must be one of"),
+        ({"calibration_paths": 0}, "calibration_paths must be >= 1, got 0"),
+        ({"market_fraction": 1.0}, r"market_fraction must be in \(0, 1\), got 1.0"),
+        ({"rounds": 0}, "rounds must be >= 1, got 0"),
+        ({"n_paths": 0}, "n_paths must be >= 1, got 0"),
+        ({"device": "gpu"}, "device must be 'auto', 'cpu'"),
+        ({"algo": "dqn"}, r"algo must be one of \['ppo', 'a2c', 'sac', 'td3'\], got 'dqn'"),
+    ],
+)
+def test_a_bad_option_fails_before_any_training(monkeypatch, options, message):
+    """One check of the whole request (resolve_plan): no flavour is ever started."""
+    from solvers.rl import learners
+
+    def must_not_train(plan, scaling):
+        raise AssertionError("training started")
+
+    for key in learners.TRAINERS:
+        monkeypatch.setitem(learners.TRAINERS, key, must_not_train)
+    with pytest.raises(ValueError, match=message):
+        train_learners(CONFIG, "ppo-ibr", **options)
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(TypeError, match=r"unknown options \['timestep'\]"):
+        train_learners(CONFIG, "ppo-shared", timestep=10)
+
+
+def test_plan_fills_defaults_and_every_method_has_a_trainer():
+    from solvers.rl import METHODS, LearnerMethod, resolve_plan
+    from solvers.rl.learners import TRAINERS
+
+    plan = resolve_plan(CONFIG, "sac-ibr", device="cpu")
+    assert (plan.method, plan.name) == (LearnerMethod("sac", "ibr", "clearing"), "sac-ibr")
+    assert (plan.n_paths, plan.rounds, plan.trader_num_envs) == (16, 3, 16)
+    plan = resolve_plan(CONFIG, algo="a2c", price="market", device="cpu")
+    assert plan.name == "a2c-market-game" and plan.rounds == 4 and plan.uses_rounds
+    assert plan.n_paths == 160 and plan.trader_num_envs == 320
+    assert {(m.flavour, m.price) for m in METHODS.values()} <= set(TRAINERS)
+    assert plan.algo_kwargs_for(8)["n_steps"] == CONFIG.n_steps
+
+
+def test_saved_kind_loads_the_learner_class(trained):
+    from solvers.loading import kind_class
+
+    assert kind_class("sb3-learners") is LearnerSolution
+    with pytest.raises(ValueError, match="calibrate_S0 is for price='clearing'"):
+        trained["market-game"].calibrate_S0(8, seed=0)
 
 
 def test_compare_cli_quick_json(tmp_path, capsys):

@@ -1,7 +1,12 @@
 """Independent learners trained with Stable-Baselines3 on the batched market
-(MODEL.md §2, §9):
-parameter-shared and iterated-best-response traders, at the clearing drift or against a
-market agent learned by SB3 as well. See :mod:`solvers.rl.learners`."""
+(MODEL.md §2, §9): parameter-shared and iterated-best-response traders, at the clearing
+drift or against a market agent learned by SB3 as well.
+
+Modules: :mod:`~solvers.rl.learners` (the entry :func:`train_learners`),
+:mod:`~solvers.rl.methods` (named methods, defaults, the one check of a request),
+:mod:`~solvers.rl.training` (one function per flavour), :mod:`~solvers.rl.solution`
+(:class:`LearnerSolution`, kind ``"sb3-learners"``) and :mod:`~solvers.rl.envs` (what the
+learners see)."""
 
 from .envs import (
     MarketActor,
@@ -11,18 +16,20 @@ from .envs import (
     ScaledTraderVecEnv,
     TraderActor,
 )
-from .learners import (
+from .learners import train_learners
+from .methods import (
     ALGOS,
     FLAVOURS,
     METHODS,
     PRICES,
     LearnerMethod,
-    LearnerSolution,
+    LearnerPlan,
     default_algo_kwargs,
     default_n_paths,
     default_policy_kwargs,
-    train_learners,
+    resolve_plan,
 )
+from .solution import LearnerSolution
 
 __all__ = [
     "ALGOS",
@@ -30,6 +37,7 @@ __all__ = [
     "METHODS",
     "PRICES",
     "LearnerMethod",
+    "LearnerPlan",
     "LearnerSolution",
     "MarketActor",
     "MarketAgentPrice",
@@ -40,5 +48,6 @@ __all__ = [
     "default_algo_kwargs",
     "default_n_paths",
     "default_policy_kwargs",
+    "resolve_plan",
     "train_learners",
 ]
