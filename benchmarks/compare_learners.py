@@ -182,7 +182,18 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out_root = RESULTS / "compare_learners"
     if not args.merge_only:
-        budgets = CompareBudgets.from_args(args)
+        budgets = CompareBudgets.from_options(
+            quick=args.quick,
+            timesteps=args.timesteps,
+            sac_timesteps=args.sac_timesteps,
+            neural_seconds=args.neural_seconds,
+            neural_epoch_fraction=args.neural_epoch_fraction,
+            exploit_iterations=args.exploit_iterations,
+            exploit_train_paths=args.exploit_train_paths,
+            n_paths=args.paths,
+            seed=args.seed,
+            train_seed=args.train_seed,
+        )
         command = "python benchmarks/compare_learners.py " + shlex.join(
             sys.argv[1:] if argv is None else argv
         )
