@@ -26,6 +26,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NOT_CONVERGED",
     "NAMED_SOLUTIONS",
+    "add_evaluation_arguments",
+    "add_json_argument",
     "add_market_arguments",
     "add_solution_argument",
     "add_threads_argument",
@@ -83,6 +85,17 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default 1: the only setting that does not collapse when "
         "other processes share the CPU, see benchmarks/results/contention.md; 0: all cores)",
     )
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    """``--json``: print one JSON object (:func:`print_json`) instead of a table."""
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--paths`` and ``--seed`` of the common evaluation paths (default 3000, seed 0)."""
+    parser.add_argument("--paths", type=positive_int, default=3000, help="evaluation paths")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
 
 
 def print_json(value: Any) -> None:

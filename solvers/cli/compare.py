@@ -12,6 +12,7 @@ from typing import Any
 
 from .common import (
     CLIError,
+    add_json_argument,
     add_market_arguments,
     add_threads_argument,
     market_from_args,
@@ -63,7 +64,7 @@ def add_parser(sub: Any) -> None:
         f"also {', '.join(MORE_METHODS)})",
     )
     cp.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test")
-    cp.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_argument(cp)
     cp.add_argument("--out", default=None, help="folder for compare.json/.md and figures")
     cp.add_argument("--no-figures", action="store_true", help="write no PNG figures")
     cp.add_argument("--paths", type=positive_int, default=None, help="evaluation paths")

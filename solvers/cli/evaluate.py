@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    add_evaluation_arguments,
+    add_json_argument,
     add_solution_argument,
     add_threads_argument,
-    positive_int,
     print_json,
     saved_run_status,
     solution_from_args,
@@ -28,9 +29,8 @@ def add_parser(sub: Any) -> None:
         "print S0, mu0, sigma0, utilities, clearing and terminal errors.",
     )
     add_solution_argument(p)
-    p.add_argument("--paths", type=positive_int, default=3000, help="evaluation paths")
-    p.add_argument("--seed", type=int, default=0, help="seed of the evaluation paths")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_evaluation_arguments(p)
+    add_json_argument(p)
     add_threads_argument(p)
     p.set_defaults(func=run)
 

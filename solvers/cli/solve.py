@@ -18,6 +18,7 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_NOT_CONVERGED,
     CLIError,
+    add_json_argument,
     add_market_arguments,
     add_threads_argument,
     market_from_args,
@@ -115,7 +116,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--out", default=None, help="artefact folder (default runs/<preset>-<solver>-s<seed>)"
     )
     p.add_argument("--resume", default=None, help="continue training the run in this folder")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_argument(p)
     p.add_argument("--quick", action="store_true", help="tiny schedule (a smoke test, seconds)")
     p.add_argument("--rounds", type=positive_int, default=None, help="alternating rounds")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs per phase and round")
