@@ -26,7 +26,7 @@ from .common import (
     print_json,
 )
 
-__all__ = ["SCHEDULE_ARGS", "add_parser", "run", "schedule_from_args"]
+__all__ = ["SCHEDULE_ARGS", "add_parser", "any_schedule_option", "run", "schedule_from_args"]
 
 DEFAULT_PRESET = "quadratic-10"
 
