@@ -1,4 +1,4 @@
-"""Independent learners against the equilibrium (issue 4): for ``quadratic-10`` and
+"""Independent learners against the equilibrium (MODEL.md §9): for ``quadratic-10`` and
 ``power-2``, every method — benchmark (Riccati truth / leading order), Reinforced-GAN, Combo,
 Deep FBSDE, PPO-shared, PPO-IBR, SAC-shared, market-agent game — trained with modest
 budgets, evaluated on common paths (MODEL.md §2) and certified by exploitability.
@@ -17,6 +17,7 @@ per preset (``--presets ...``) and then ``--merge-only``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--neural-epoch-fraction", type=float, default=None)
     parser.add_argument("--exploit-iterations", type=int, default=None)
     parser.add_argument("--exploit-train-paths", type=int, default=None)
-    parser.add_argument("--paths", type=int, default=None)
+    parser.add_argument("--paths", dest="n_paths", metavar="PATHS", type=int, default=None)
     parser.add_argument("--seed", type=int, default=None, help="evaluation seed")
     parser.add_argument("--train-seed", type=int, default=None)
     parser.add_argument("--device", default="auto")
@@ -182,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     out_root = RESULTS / "compare_learners"
     if not args.merge_only:
-        budgets = CompareBudgets.from_args(args)
+        budget_fields = {f.name for f in dataclasses.fields(CompareBudgets)}
+        budgets = CompareBudgets.from_options(
+            quick=args.quick, **{k: v for k, v in vars(args).items() if k in budget_fields}
+        )
         command = "python benchmarks/compare_learners.py " + shlex.join(
             sys.argv[1:] if argv is None else argv
         )

@@ -3,19 +3,19 @@ neural solvers (Reinforced-GAN, Combo, Deep FBSDE) and the independent SB3 learn
 judged on common paths by the same metrics (MODEL.md §2) and by their
 exploitability (:func:`solvers.exploitability.exploitability`).
 
-``market-eq compare --preset quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]``;
-:func:`run_comparison` in Python; ``benchmarks/compare_learners.py`` runs the presets
-``quadratic-10`` and ``power-2`` and writes ``benchmarks/results/``.
+:func:`run_comparison` in Python; on the command line ``market-eq compare --preset
+quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]`` (``solvers/cli/compare.py``);
+``benchmarks/compare_learners.py`` runs the presets ``quadratic-10`` and ``power-2`` and
+writes ``benchmarks/results/``.
 
 Per method: train (wall time), roll out on ``n_paths`` paths of ``seed`` with
-:func:`solvers.base.simulate` (the benchmark on the same noise), :func:`market_env.
+:func:`market_env.solution.simulate` (the benchmark on the same noise), :func:`market_env.
 compute_metrics`, :func:`market_env.path_errors` against the benchmark, and the best-response
 gains. Methods whose solver cannot be imported or fails are kept as rows with a note.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -28,19 +28,18 @@ from typing import Any
 import torch
 
 from market_env import MarketConfig, Trajectory, compute_metrics, path_errors
-
-from .base import Solution, simulate
-from .benchmark import choose_benchmark, finite_metrics
+from market_env.device import resolve_device
+from market_env.reference.benchmark import choose_benchmark, finite_metrics
+from market_env.solution import Solution, simulate
 
 __all__ = [
     "ALL_METHODS",
     "NEURAL_METHODS",
     "LEARNER_METHODS",
     "CompareBudgets",
+    "known_methods",
     "run_comparison",
     "format_markdown",
-    "plot_methods",
-    "add_compare_parser",
 ]
 
 #: Neural solvers by method name -> ``solvers.neural`` solver name.
@@ -51,7 +50,9 @@ LEARNER_METHODS = ("ppo-shared", "ppo-ibr", "sac-shared", "market-game")
 ALL_METHODS = ("benchmark", *NEURAL_METHODS, *LEARNER_METHODS)
 
 
-def _known_methods() -> list[str]:
+def known_methods() -> list[str]:
+    """Every method :func:`run_comparison` accepts: :data:`ALL_METHODS` and the rest of
+    :data:`solvers.rl.METHODS`."""
     from .rl import METHODS
 
     return ["benchmark", *NEURAL_METHODS, *METHODS]
@@ -104,23 +105,13 @@ class CompareBudgets:
         return cls(**values)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> CompareBudgets:
-        """Budgets from the command-line options shared by ``market-eq compare`` and
-        ``benchmarks/compare_learners.py``: ``--quick`` picks the smoke-test defaults, and
-        each budget option given (not ``None``) overrides its default."""
-        given = dict(
-            timesteps=args.timesteps,
-            sac_timesteps=args.sac_timesteps,
-            neural_seconds=args.neural_seconds,
-            neural_epoch_fraction=args.neural_epoch_fraction,
-            exploit_iterations=args.exploit_iterations,
-            exploit_train_paths=args.exploit_train_paths,
-            n_paths=args.paths,
-            seed=args.seed,
-            train_seed=args.train_seed,
-        )
-        changes = {k: v for k, v in given.items() if v is not None}
-        return cls.quick(**changes) if args.quick else cls(**changes)
+    def from_options(cls, quick: bool = False, **options: Any) -> CompareBudgets:
+        """The full budgets, or with ``quick`` those of :meth:`quick`, with every option that
+        is not ``None`` applied: how ``market-eq compare`` and ``benchmarks/compare_learners.py``
+        turn their options into budgets (an option not given keeps the chosen default, so
+        ``--quick`` is never overridden by a full default)."""
+        changes = {k: v for k, v in options.items() if v is not None}
+        return cls.quick(**changes) if quick else cls(**changes)
 
 
 def _train(
@@ -150,7 +141,7 @@ def _train(
             solver,
             schedule=schedule,
             seed=budgets.train_seed,
-            device=device if device != "auto" else _auto_device(),
+            device=_training_device(device),
             progress=False,
         )
         solution = trainer.train()
@@ -171,8 +162,9 @@ class _NoBenchmark(Exception):
     """The config has no benchmark (its row says why)."""
 
 
-def _auto_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def _training_device(device: str) -> str:
+    """``device`` with ``"auto"`` resolved (CUDA when present), as the result records it."""
+    return str(resolve_device(device)) if device == "auto" else device
 
 
 def _finite(x: float) -> float | None:
@@ -254,7 +246,7 @@ def run_comparison(
         against the benchmark, ``exploit_max_gain``, ``exploit_max_relative_gain`` (and per
         agent), ``train_seconds``, or a ``note`` when the method was skipped or failed.
     """
-    known = _known_methods()
+    known = known_methods()
     unknown = [m for m in methods if m not in known]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; known methods: {known}")
@@ -315,7 +307,7 @@ def run_comparison(
         "benchmark_line": choice.line,
         "benchmark_exists": choice.solution is not None,
         "budgets": asdict(budgets),
-        "device": device if device != "auto" else _auto_device(),
+        "device": _training_device(device),
         "rows": rows,
         "figures": [],
     }
@@ -323,6 +315,8 @@ def run_comparison(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         if figures and trajectories:
+            from .plots import plot_methods
+
             result["figures"] = [
                 str(p) for p in plot_methods(trajectories, reference, out, choice.reference_label)
             ]
@@ -377,158 +371,3 @@ def format_markdown(result: dict[str, Any]) -> str:
             + " |"
         )
     return "\n".join(lines)
-
-
-def plot_methods(
-    trajectories: dict[str, Trajectory],
-    reference: Trajectory,
-    out_dir: str | Path,
-    benchmark: str = "benchmark",
-    *,
-    agents: tuple[int, int] = (0, 1),
-    path: int = 0,
-) -> list[Path]:
-    """Per method, ``<method>.png``: mean μ and σ over paths (and one sample path), and two
-    agents' holdings on the sample path, against the benchmark (dashed) on the same noise;
-    plus ``overview.png`` with every method's mean μ and σ."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    written: list[Path] = []
-
-    def np_(x: torch.Tensor) -> Any:
-        return x.detach().cpu().double().numpy()
-
-    K = reference.mu.shape[1]
-    t = [k / K for k in range(K + 1)]
-    for name, traj in trajectories.items():
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-        for ax, key, title in ((axes[0], "mu", "drift μ"), (axes[1], "sigma", "volatility σ")):
-            a, b = np_(getattr(traj, key)), np_(getattr(reference, key))
-            ax.plot(t[:-1], a.mean(0), color="C0", label=f"{name}, mean")
-            ax.plot(t[:-1], b.mean(0), color="C0", ls="--", label=f"{benchmark}, mean")
-            ax.plot(t[:-1], a[path], color="C1", lw=0.8, label=f"{name}, path {path}")
-            ax.plot(t[:-1], b[path], color="C1", lw=0.8, ls="--", label=f"{benchmark}, path {path}")
-            ax.set_title(title)
-            ax.set_xlabel("t / T")
-        axes[0].legend(fontsize=7)
-        ax = axes[2]
-        for i, n in enumerate(agents):
-            if n >= traj.phi.shape[-1]:
-                continue
-            ax.plot(t, np_(traj.phi[path, :, n]), color=f"C{i}", label=f"agent {n + 1}, {name}")
-            ax.plot(
-                t,
-                np_(reference.phi[path, :, n]),
-                color=f"C{i}",
-                ls="--",
-                label=f"agent {n + 1}, {benchmark}",
-            )
-        ax.set_title(f"holdings φ (path {path})")
-        ax.set_xlabel("t / T")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out_dir / f"{name}.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        written.append(p)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, key, title in (
-        (axes[0], "mu", "mean drift μ"),
-        (axes[1], "sigma", "mean volatility σ"),
-    ):
-        ax.plot(t[:-1], np_(getattr(reference, key)).mean(0), "k--", lw=2, label=benchmark)
-        for name, traj in trajectories.items():
-            if name != "benchmark":
-                ax.plot(t[:-1], np_(getattr(traj, key)).mean(0), lw=1, label=name)
-        ax.set_title(title)
-        ax.set_xlabel("t / T")
-    axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    p = out_dir / "overview.png"
-    fig.savefig(p, dpi=100)
-    plt.close(fig)
-    written.append(p)
-    return written
-
-
-# ----- command line -------------------------------------------------------------------------
-def _methods_arg(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        out.extend(m for m in v.split(",") if m)
-    return out
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from .cli import CLIError, market_from_args
-
-    config = market_from_args(args)
-    if config is None:
-        raise CLIError("give --preset NAME or --config FILE.json")
-    methods = _methods_arg(args.methods) if args.methods else list(ALL_METHODS)
-    budgets = CompareBudgets.from_args(args)
-    result = run_comparison(
-        config,
-        methods,
-        budgets=budgets,
-        device=args.device,
-        out=args.out,
-        figures=not args.no_figures,
-        progress=True,  # on stderr, also with --json
-        preset=args.preset,
-    )
-    if args.json:
-        print(json.dumps({k: v for k, v in result.items()}, default=str))
-    else:
-        print(format_markdown(result))
-    return 0
-
-
-def add_compare_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``market-eq compare`` on the ``market-eq`` sub-parsers."""
-    from .cli import add_market_arguments, add_threads_argument, positive_int
-
-    cp = sub.add_parser(
-        "compare",
-        help="train every method on one market and compare them in one table",
-        description="Train the benchmark, the neural solvers and the independent SB3 learners "
-        "on one market; evaluate all on common seeded paths (utility, clearing and terminal "
-        "errors, S0, mu0, sigma0, path errors against the benchmark), certify them by "
-        "exploitability, and print one table. Methods whose solver is unavailable are "
-        "listed with a note.",
-    )
-    add_market_arguments(cp, default_preset=None)
-    cp.add_argument(
-        "--methods",
-        nargs="+",
-        default=None,
-        help=f"methods (space or comma separated; default all of {list(ALL_METHODS)}; "
-        "also sac-ibr, sac-market-game)",
-    )
-    cp.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test")
-    cp.add_argument("--json", action="store_true", help="print one JSON object")
-    cp.add_argument("--out", default=None, help="folder for compare.json/.md and figures")
-    cp.add_argument("--no-figures", action="store_true", help="write no PNG figures")
-    cp.add_argument("--paths", type=positive_int, default=None, help="evaluation paths")
-    cp.add_argument("--seed", type=int, default=None, help="seed of the evaluation paths (0)")
-    cp.add_argument("--train-seed", type=int, default=None, help="seed of training (1)")
-    cp.add_argument("--timesteps", type=positive_int, default=None, help="PPO timesteps")
-    cp.add_argument("--sac-timesteps", type=positive_int, default=None, help="SAC timesteps")
-    cp.add_argument(
-        "--neural-seconds", type=float, default=None, help="wall-clock cap per neural solver"
-    )
-    cp.add_argument(
-        "--neural-epoch-fraction",
-        type=float,
-        default=None,
-        help="scale of the neural default schedule's epochs per round (0.15)",
-    )
-    cp.add_argument("--exploit-iterations", type=int, default=None, help="best-response Adam steps")
-    cp.add_argument("--exploit-train-paths", type=positive_int, default=None, help="paths per step")
-    cp.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
-    add_threads_argument(cp)
-    cp.set_defaults(func=cmd_compare)

@@ -1,6 +1,10 @@
+import ast
+import dataclasses
+import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +99,122 @@ def test_unknown_solution_and_preset(capsys):
     assert "unknown preset 'nope'" in capsys.readouterr().err
     assert main(["evaluate", "--solution", "riccati", "--preset", "power-2"]) == 2
     assert "cost_power = 2" in capsys.readouterr().err
+
+
+# ----- the CLI package: its constants agree with the library, its help needs no torch -------
+CLI_DIR = Path(__file__).resolve().parents[1] / "solvers" / "cli"
+
+
+def library_constant(name):
+    """``name`` from whichever module of ``solvers.neural`` holds it (they may move)."""
+    for module in (
+        "solvers.neural",
+        "solvers.neural.api",
+        "solvers.neural.net_options",
+        "solvers.neural.model",
+        "solvers.neural.schedule",
+        "solvers.neural.training",
+    ):
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ModuleNotFoundError:
+            continue
+        if found is not None:
+            return found
+    raise AssertionError(f"no module of solvers.neural defines {name}")
+
+
+@pytest.mark.parametrize(
+    "name", ["SOLVERS", "MU_MODES", "GENERATORS", "NET_SHAPES", "PRICE_NETS", "LAST_RATES"]
+)
+def test_solve_choices_match_the_library(name):
+    from solvers.cli import solve
+
+    assert sorted(getattr(solve, name)) == sorted(library_constant(name))
+
+
+def test_link_forms_match_the_library():
+    from solvers.cli import solve
+
+    assert sorted(solve.LINK_FORMS) == sorted(library_constant("LINK_FORMS"))
+
+
+def test_schedule_options_name_schedule_fields():
+    from solvers.cli.solve import SCHEDULE_ARGS
+    from solvers.neural import GANSchedule
+
+    fields = {f.name for f in dataclasses.fields(GANSchedule)}
+    missing = {f for names in SCHEDULE_ARGS.values() for f in names} - fields
+    assert not missing
+
+
+def test_compare_methods_match_the_library():
+    from solvers import compare as library
+    from solvers.cli import compare
+
+    assert compare.ALL_METHODS == library.ALL_METHODS
+    assert sorted(compare.ALL_METHODS + compare.MORE_METHODS) == sorted(library.known_methods())
+
+
+@pytest.mark.parametrize(
+    "name, preset",
+    [
+        ("frictionless", "quadratic-10"),
+        ("riccati", "quadratic-10"),
+        ("riccati-discrete", "quadratic-10"),
+        ("leading-order", "power-2"),
+        ("leading-order-paper", "power-2"),
+    ],
+)
+def test_every_named_solution_builds(name, preset):
+    from market_env import get_preset
+    from market_env.solution import Solution
+    from solvers.cli.common import NAMED_SOLUTIONS, build_named_solution
+
+    assert name in NAMED_SOLUTIONS
+    solution = build_named_solution(name, get_preset(preset))
+    assert isinstance(solution, Solution) and solution.label == name
+
+
+def test_cli_modules_import_only_stdlib_and_config_at_module_level():
+    """What ``market-eq --help`` loads: heavy imports belong inside the command functions."""
+    allowed = set(sys.stdlib_module_names) | {"__future__"}
+    bad = []
+    for path in sorted(CLI_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        for node in nodes:
+            if isinstance(node, ast.ImportFrom):
+                if node.level or node.module == "market_env.config":
+                    continue
+                names = [node.module or ""]
+            else:
+                names = [alias.name for alias in node.names]
+            bad += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in allowed]
+    assert not bad, bad
+
+
+def test_compare_budgets_from_options():
+    from solvers.cli import build_parser
+    from solvers.cli.compare import budgets_from_args
+    from solvers.compare import CompareBudgets
+
+    parse = build_parser().parse_args
+    quick = budgets_from_args(parse(["compare", "--quick", "--paths", "50"]))
+    assert quick == CompareBudgets.quick(n_paths=50)
+    assert quick.timesteps == CompareBudgets.quick().timesteps  # not the full default
+    full = budgets_from_args(parse(["compare", "--train-seed", "7"]))
+    assert full == CompareBudgets(train_seed=7)
+    assert CompareBudgets.from_options(quick=False, seed=None) == CompareBudgets()
+
+
+def test_interrupt_is_one_line_and_exit_130(monkeypatch, capsys):
+    from solvers.cli import evaluate
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "run", interrupted)
+    argv = ["evaluate", "--solution", "riccati", "--preset", "quadratic-10"]
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == "market-eq evaluate: interrupted"

@@ -1,26 +1,64 @@
-"""``market-eq solve``: train a neural solver, compare with the benchmark, save the run.
+"""``market-eq solve``: train a neural solver (MODEL.md §8), save the run, compare it with the
+benchmark on common paths and print the convergence verdict.
 
-Registered in :func:`solvers.cli.build_parser` by :func:`add_solve_parser`.
+The option choices are constant tuples here, so ``market-eq solve --help`` needs no torch;
+``tests/test_cli.py`` checks that they agree with the library's (``solvers.neural``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_solve_parser", "cmd_solve"]
+from .common import (
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_CONVERGED,
+    CLIError,
+    add_json_argument,
+    add_market_arguments,
+    add_threads_argument,
+    market_from_args,
+    positive_int,
+    print_json,
+)
+
+__all__ = ["SCHEDULE_ARGS", "add_parser", "any_schedule_option", "run", "schedule_from_args"]
 
 DEFAULT_PRESET = "quadratic-10"
 
+#: ``--solver`` (``solvers.neural.api.SOLVERS``).
+SOLVERS = ("reinforced-gan", "combo", "fbsde")
+#: ``--mu``, ``--generator``, ``--net-shape``, ``--price-net``, ``--last-rate``: the network
+#: options of the neural solvers (``MU_MODES`` … ``LAST_RATES`` in ``solvers.neural``), in the
+#: order the help lists them.
+MU_MODES = ("learned", "clearing")
+GENERATORS = ("all", "residual")
+NET_SHAPES = ("hybrid", "shared", "per-step")
+PRICE_NETS = ("separate", "joint")
+LAST_RATES = ("zero", "learned")
+#: ``--link-form`` (``LINK_FORMS`` of the Reinforced-GAN training).
+LINK_FORMS = ("increment", "cumulative")
 
-def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``solve`` subcommand to the ``market-eq`` subparsers ``sub``."""
-    from ..cli import add_market_arguments, add_threads_argument, positive_int
+#: CLI options that change the training schedule: option → ``GANSchedule`` field(s).
+SCHEDULE_ARGS: dict[str, tuple[str, ...]] = {
+    "rounds": ("rounds",),
+    "epochs": ("gen_epochs", "disc_epochs"),
+    "batch": ("batch_size",),
+    "lr_gen": ("lr_gen",),
+    "lr_disc": ("lr_disc",),
+    "time_limit": ("max_seconds",),
+    "terminal_weight": ("terminal_weight",),
+    "link_form": ("link_form",),
+    "link_sigma_grad": ("link_sigma_grad",),
+}
 
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``market-eq solve`` on the ``market-eq`` sub-parsers ``sub``."""
     p = sub.add_parser(
         "solve",
         help="compute an equilibrium with a neural solver (Reinforced-GAN, Combo, Deep FBSDE)",
@@ -37,40 +75,38 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         "130 interrupted by SIGINT/SIGTERM (the run is saved, resumable with --resume).",
     )
     add_market_arguments(p, default_preset=DEFAULT_PRESET)
-    p.add_argument(
-        "--solver", default="reinforced-gan", choices=["reinforced-gan", "combo", "fbsde"]
-    )
+    p.add_argument("--solver", default="reinforced-gan", choices=SOLVERS)
     p.add_argument(
         "--mu",
         default="learned",
-        choices=["learned", "clearing"],
+        choices=MU_MODES,
         help="drift network, or the clearing drift (exact for q = 2 only)",
     )
     p.add_argument(
         "--generator",
         default="residual",
-        choices=["all", "residual"],
+        choices=GENERATORS,
         help="rates of N-1 agents with the last clearing (default), or of all agents (the "
         "clearing error then measures the price)",
     )
     p.add_argument(
         "--net-shape",
         default="hybrid",
-        choices=["hybrid", "shared", "per-step"],
+        choices=NET_SHAPES,
         help="shared MLP with time input + per-step linear maps (default), shared only, or "
         "one network per step (the paper's)",
     )
     p.add_argument(
         "--price-net",
         default=None,
-        choices=["separate", "joint"],
+        choices=PRICE_NETS,
         help="separate sigma and mu networks (the paper's), or one network with both outputs "
         "(half the cost); default: the solver's",
     )
     p.add_argument(
         "--last-rate",
         default=None,
-        choices=["zero", "learned"],
+        choices=LAST_RATES,
         help="no trade at the last step (default; optimal in any price) or the generator's "
         "rate there too (the paper's)",
     )
@@ -80,7 +116,7 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         "--out", default=None, help="artefact folder (default runs/<preset>-<solver>-s<seed>)"
     )
     p.add_argument("--resume", default=None, help="continue training the run in this folder")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_argument(p)
     p.add_argument("--quick", action="store_true", help="tiny schedule (a smoke test, seconds)")
     p.add_argument("--rounds", type=positive_int, default=None, help="alternating rounds")
     p.add_argument("--epochs", type=positive_int, default=None, help="epochs per phase and round")
@@ -104,7 +140,7 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--link-form",
         default=None,
-        choices=["increment", "cumulative"],
+        choices=LINK_FORMS,
         help="reinforcement-link loss: step by step (default) or the paper's cumulative form",
     )
     p.add_argument(
@@ -130,30 +166,16 @@ def add_solve_parser(sub: Any) -> argparse.ArgumentParser:
         help="also run the exploitability certificate (a best response per agent; minutes)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=cmd_solve)
+    p.set_defaults(func=run)
     return p
 
 
-#: CLI options that change the training schedule: option → ``GANSchedule`` field(s).
-SCHEDULE_ARGS: dict[str, tuple[str, ...]] = {
-    "rounds": ("rounds",),
-    "epochs": ("gen_epochs", "disc_epochs"),
-    "batch": ("batch_size",),
-    "lr_gen": ("lr_gen",),
-    "lr_disc": ("lr_disc",),
-    "time_limit": ("max_seconds",),
-    "terminal_weight": ("terminal_weight",),
-    "link_form": ("link_form",),
-    "link_sigma_grad": ("link_sigma_grad",),
-}
+def schedule_from_args(args: argparse.Namespace) -> Any:
+    """The ``GANSchedule`` of ``--quick`` (else the solver's default) with each schedule
+    option given applied; a refused value names the option the user typed."""
+    from solvers.neural import SCHEDULES, default_schedule
 
-
-def _schedule(args: argparse.Namespace) -> Any:
-    from .reinforced_gan import SCHEDULES, default_schedule
-
-    schedule = SCHEDULES["quick"] if args.quick else None
-    if schedule is None:
-        schedule = default_schedule(args.solver)
+    schedule = SCHEDULES["quick"] if args.quick else default_schedule(args.solver)
     changes: dict[str, Any] = {}
     flags: dict[str, str] = {}
     for arg, fields_ in SCHEDULE_ARGS.items():
@@ -171,23 +193,22 @@ def _schedule(args: argparse.Namespace) -> Any:
         raise ValueError(text) from None
 
 
-#: Exit statuses of ``market-eq solve`` (documented in its ``--help`` epilog).
-EXIT_DIVERGED = 3
-EXIT_NOT_CONVERGED = 4
-EXIT_INTERRUPTED = 130
+def any_schedule_option(args: argparse.Namespace) -> bool:
+    """Whether ``--quick`` or any option of :data:`SCHEDULE_ARGS` was given."""
+    return args.quick or any(getattr(args, arg) is not None for arg in SCHEDULE_ARGS)
 
 
-def cmd_solve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Train, save, evaluate; print the comparison; exit status by the verdict (epilog)."""
     import torch
 
-    from ..cli import CLIError, market_from_args
-    from .api import format_comparison, solve
-    from .training import TrainingDivergedError
+    from solvers.neural import TrainingDivergedError, solve
+    from solvers.neural.api import format_comparison
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError("--device cuda requested but no CUDA device is available")
     config = None if args.resume else market_from_args(args)
-    schedule = _schedule(args) if not args.resume or _any_schedule_option(args) else None
+    schedule = schedule_from_args(args) if not args.resume or any_schedule_option(args) else None
     out = args.out
     if out is None:
         name = args.preset or (Path(args.config).stem if args.config else DEFAULT_PRESET)
@@ -217,7 +238,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"market-eq solve: training diverged: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
     if args.json:
-        print(json.dumps(dict(result), default=_json_default))
+        print_json(dict(result))
     else:
         print(format_comparison(result))
     if result["stop_reason"] == "interrupted":
@@ -225,11 +246,3 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if not result["converged"] and not args.allow_unconverged:
         return EXIT_NOT_CONVERGED
     return 0
-
-
-def _json_default(value: Any) -> Any:
-    return str(value)
-
-
-def _any_schedule_option(args: argparse.Namespace) -> bool:
-    return args.quick or any(getattr(args, arg) is not None for arg in SCHEDULE_ARGS)
