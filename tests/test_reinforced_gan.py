@@ -373,16 +373,26 @@ def test_chunked_mlp_matches_autograd(activation):
     )
 
 
-def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
+def _cli_quick_solve(tmp_path, capsys, *extra):
+    """``market-eq solve --quick`` of SMALL into ``tmp_path/run`` with ``extra`` flags; the
+    base arguments and the run folder."""
     from solvers.cli import main
 
     cfg = tmp_path / "c.json"
     SMALL.save(cfg)
     out = tmp_path / "run"
     args = ["solve", "--config", str(cfg), "--quick", "--paths", "20", "--out", str(out)]
-    extra = ["--price-net", "separate", "--link-sigma-grad", "--threads", "1", "--no-plots"]
-    assert main(args + extra + ["--json", "--no-progress", "--allow-unconverged"]) == 0
+    flags = ["--no-plots", "--json", "--no-progress", "--allow-unconverged"]
+    assert main(args + list(extra) + flags) == 0
     capsys.readouterr()
+    return args, out
+
+
+def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
+    from solvers.cli import main
+
+    extra = ["--price-net", "separate", "--link-sigma-grad", "--threads", "1"]
+    args, out = _cli_quick_solve(tmp_path, capsys, *extra)
     spec = json.loads((out / "solution.json").read_text())
     assert spec["params"]["price_net"] == "separate"
     assert spec["training"]["schedule"]["link_sigma_grad"] is True
@@ -460,15 +470,7 @@ def test_fbsde_keeps_price_net_and_refuses_a_zero_last_rate():
 
 def test_cli_fbsde_keeps_a_separate_price_net(tmp_path, capsys):
     # the CLI passes every network flag (and a generator fbsde does not use) as keywords
-    from solvers.cli import main
-
-    cfg = tmp_path / "c.json"
-    SMALL.save(cfg)
-    out = tmp_path / "run"
-    args = ["solve", "--config", str(cfg), "--quick", "--paths", "20", "--out", str(out)]
-    extra = ["--solver", "fbsde", "--price-net", "separate", "--no-plots", "--no-progress"]
-    assert main(args + extra + ["--json", "--allow-unconverged"]) == 0
-    capsys.readouterr()
+    _, out = _cli_quick_solve(tmp_path, capsys, "--solver", "fbsde", "--price-net", "separate")
     spec = json.loads((out / "solution.json").read_text())
     assert spec["params"]["price_net"] == "separate"
     assert "generator" not in spec["params"] and "last_rate" not in spec["params"]
@@ -532,3 +534,19 @@ def test_combo_has_one_optimiser_over_every_parameter_and_resumes_older_runs():
     missing = {k: v for k, v in state.items() if k != "opt_gen"}
     with pytest.raises(ValueError, match=r"no \['opt_gen'\]"):
         fresh.load_training_state(missing)
+
+
+def test_options_and_schedule_modules_load_no_torch_and_name_every_activation():
+    import subprocess
+    import sys
+
+    from solvers.neural import ACTIVATION_NAMES
+    from solvers.neural.networks import ACTIVATIONS
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES
+    code = (
+        "import sys; from solvers.neural import SCHEDULES, NetOptions, NET_SHAPES; "
+        "NetOptions(width=4); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -19,6 +19,7 @@ from market_env.solution import Solution, evaluate, simulate
 from ..benchmark import BenchmarkChoice, choose_benchmark, finite_metrics
 from .model import SOLVERS
 from .net_options import (
+    ACTIVATION_NAMES,
     GENERATORS,
     LAST_RATES,
     MU_MODES,
@@ -31,6 +32,7 @@ from .schedule import SCHEDULES, GANSchedule, default_schedule
 from .trainer import NeuralTrainer
 
 __all__ = [
+    "ACTIVATION_NAMES",
     "GENERATORS",
     "LAST_RATES",
     "MU_MODES",

@@ -4,7 +4,8 @@
 from. It travels unchanged ``solve → make_trainer → trainer → NeuralSolution →
 EquilibriumNets``; callers may give it as an object (``net_options=NetOptions(...)``) or as
 flat keywords (``width=8``), and a keyword no network consumes is a one-line
-``ValueError`` naming it and listing the allowed ones.
+``ValueError`` naming it and listing the allowed ones. Imports no torch, so a command line
+can take its choices from here cheaply.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .networks import ACTIVATIONS
-
 __all__ = [
+    "ACTIVATION_NAMES",
     "GENERATORS",
     "LAST_RATES",
     "MAX_DEPTH",
@@ -30,6 +30,8 @@ GENERATORS = ("all", "residual")
 NET_SHAPES = ("shared", "per-step", "hybrid")
 PRICE_NETS = ("separate", "joint")
 LAST_RATES = ("zero", "learned")
+#: The hidden-layer activations (:data:`solvers.neural.networks.ACTIVATIONS` implements them).
+ACTIVATION_NAMES = ("tanh", "relu", "silu")
 #: Bounds of the network options (beyond them a typo, not a network).
 MAX_WIDTH, MAX_DEPTH = 4096, 16
 
@@ -51,7 +53,7 @@ class NetOptions:
             time step), ``"shared"`` (the MLP only) or ``"per-step"`` (one MLP per step, the
             paper's shape).
         skip: the per-step linear skip maps of the hybrid shape (and a skip in the others).
-        activation: one of :data:`~solvers.neural.networks.ACTIVATIONS`.
+        activation: one of :data:`ACTIVATION_NAMES`.
         price_net: ``"joint"`` (default: one MLP with the two outputs ``σ`` and ``μ``, half
             the price network's cost) or ``"separate"`` (one MLP for each, the paper's).
         last_rate: ``"zero"`` (default: no trade at the last step, optimal in any price, as
@@ -88,9 +90,9 @@ class NetOptions:
                 raise ValueError(f"{name} must be an integer in [1, {top}], got {value!r}")
         if not isinstance(self.skip, bool):
             raise ValueError(f"skip must be true or false, got {self.skip!r}")
-        if self.activation not in ACTIVATIONS:
+        if self.activation not in ACTIVATION_NAMES:
             raise ValueError(
-                f"activation must be one of {list(ACTIVATIONS)}, got {self.activation!r}"
+                f"activation must be one of {list(ACTIVATION_NAMES)}, got {self.activation!r}"
             )
 
     @classmethod

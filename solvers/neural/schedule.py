@@ -1,6 +1,7 @@
 """The training schedule of the neural solvers (MODEL.md §8): :class:`GANSchedule`, the
 named :data:`SCHEDULES` and :func:`default_schedule`. One schedule drives every trainer
-(Reinforced-GAN: alternating phases; Combo and Deep FBSDE: joint epochs)."""
+(Reinforced-GAN: alternating phases; Combo and Deep FBSDE: joint epochs). Imports no torch,
+so a command line can build its parser from it cheaply."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .training import LINK_FORMS
+__all__ = ["LINK_FORMS", "MAX_COUNT", "SCHEDULES", "GANSchedule", "default_schedule"]
 
-__all__ = ["MAX_COUNT", "SCHEDULES", "GANSchedule", "default_schedule"]
+#: The forms of the reinforcement link loss (:func:`~solvers.neural.training.link_loss`).
+LINK_FORMS = ("increment", "cumulative")
 
 
 @dataclass
