@@ -39,9 +39,9 @@ import torch  # noqa: E402
 from provenance import describe, run_meta  # noqa: E402
 
 from market_env import get_preset  # noqa: E402
+from market_env.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
 from solvers.neural import ReinforcedGAN, default_schedule  # noqa: E402
 from solvers.neural.training import simulate_pool  # noqa: E402
-from market_env.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
 from solvers.threads import DEFAULT_THREADS, resolve_threads  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

@@ -31,10 +31,10 @@ import torch  # noqa: E402
 from provenance import describe, run_meta  # noqa: E402
 
 from market_env import MarketConfig, path_errors  # noqa: E402
-from solvers import RiccatiSolution, evaluate  # noqa: E402
 from market_env.reference import DiscreteRiccatiSolution  # noqa: E402
-from solvers.neural import ReinforcedGAN, default_schedule  # noqa: E402
 from market_env.run_folder import atomic_write_json, atomic_write_text  # noqa: E402
+from solvers import RiccatiSolution, evaluate  # noqa: E402
+from solvers.neural import ReinforcedGAN, default_schedule  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 N_PATHS = 3000
@@ -71,8 +71,8 @@ class _Recorder(ReinforcedGAN):
     truth_traj: Any = None
     per_round: list[dict[str, Any]]
 
-    def _end_round(self, r: int, start: float, S0_start: float) -> None:
-        super()._end_round(r, start, S0_start)
+    def _end_round(self, r: int, S0_start: float) -> None:
+        super()._end_round(r, S0_start)
         m, traj = evaluate(self.solution, n_paths=1000, seed=1, return_trajectory=True)
         ref = self.truth_traj
         self.per_round.append(

@@ -1,4 +1,4 @@
-"""Reinforced-GAN and baselines (issue 5): small, seeded, deterministic checks."""
+"""Reinforced-GAN and baselines (MODEL.md §8): small, seeded, deterministic checks."""
 
 import json
 import math
@@ -17,6 +17,8 @@ from solvers.neural import (
     TrainingDivergedError,
     compare,
     link_loss,
+    make_trainer,
+    solve,
 )
 
 # A small 2-agent quadratic market: few steps, so a solve takes seconds.
@@ -371,16 +373,26 @@ def test_chunked_mlp_matches_autograd(activation):
     )
 
 
-def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
+def _cli_quick_solve(tmp_path, capsys, *extra):
+    """``market-eq solve --quick`` of SMALL into ``tmp_path/run`` with ``extra`` flags; the
+    base arguments and the run folder."""
     from solvers.cli import main
 
     cfg = tmp_path / "c.json"
     SMALL.save(cfg)
     out = tmp_path / "run"
     args = ["solve", "--config", str(cfg), "--quick", "--paths", "20", "--out", str(out)]
-    extra = ["--price-net", "separate", "--link-sigma-grad", "--threads", "1", "--no-plots"]
-    assert main(args + extra + ["--json", "--no-progress", "--allow-unconverged"]) == 0
+    flags = ["--no-plots", "--json", "--no-progress", "--allow-unconverged"]
+    assert main(args + list(extra) + flags) == 0
     capsys.readouterr()
+    return args, out
+
+
+def test_cli_solve_network_and_link_options_are_recorded(tmp_path, capsys):
+    from solvers.cli import main
+
+    extra = ["--price-net", "separate", "--link-sigma-grad", "--threads", "1"]
+    args, out = _cli_quick_solve(tmp_path, capsys, *extra)
     spec = json.loads((out / "solution.json").read_text())
     assert spec["params"]["price_net"] == "separate"
     assert spec["training"]["schedule"]["link_sigma_grad"] is True
@@ -454,3 +466,87 @@ def test_fbsde_keeps_price_net_and_refuses_a_zero_last_rate():
     assert "last_rate" not in fbsde.solution.params()
     with pytest.raises(ValueError, match="last_rate must be 'learned' for fbsde"):
         DeepFBSDE(SMALL, TINY, seed=0, progress=False, last_rate="zero")
+
+
+def test_cli_fbsde_keeps_a_separate_price_net(tmp_path, capsys):
+    # the CLI passes every network flag (and a generator fbsde does not use) as keywords
+    _, out = _cli_quick_solve(tmp_path, capsys, "--solver", "fbsde", "--price-net", "separate")
+    spec = json.loads((out / "solution.json").read_text())
+    assert spec["params"]["price_net"] == "separate"
+    assert "generator" not in spec["params"] and "last_rate" not in spec["params"]
+    loaded = load_solution(out)
+    assert loaded.kind == "deep-fbsde" and loaded.options["price_net"] == "separate"
+    assert loaded.nets.price_net.heads == 2  # one MLP for σ, one for μ
+
+
+def test_net_options_travel_as_one_object_and_flat_keywords_become_one():
+    from solvers.neural import NetOptions
+
+    opts = NetOptions(width=8, depth=2, price_net="separate")
+    for solver in ("reinforced-gan", "combo"):
+        trainer = make_trainer(SMALL, solver, schedule=TINY, net_options=opts, progress=False)
+        assert trainer.solution.net_options is opts and trainer.nets.options is opts
+    flat = make_trainer(SMALL, "combo", schedule=TINY, width=8, depth=2, price_net="separate")
+    assert flat.solution.net_options == opts
+    fbsde = make_trainer(SMALL, "fbsde", schedule=TINY, generator="residual", width=8)
+    assert fbsde.solution.net_options == NetOptions(width=8, generator="all", last_rate="learned")
+    with pytest.raises(ValueError, match="not both"):
+        make_trainer(SMALL, "combo", net_options=opts, width=8)
+    with pytest.raises(ValueError, match="cannot be given with a solution"):
+        ReinforcedGAN(SMALL, TINY, solution=NeuralSolution(SMALL), width=8)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ReinforcedGAN(SMALL, TINY, widht=8),
+        lambda: Combo(SMALL, TINY, net_options=None, widht=8),
+        lambda: NeuralSolution(SMALL, widht=8),
+        lambda: make_trainer(SMALL, "fbsde", widht=8),
+        lambda: solve(SMALL, schedule=TINY, widht=8),
+    ],
+)
+def test_a_keyword_no_network_consumes_is_one_line_naming_it(build):
+    with pytest.raises(ValueError) as err:
+        build()
+    text = str(err.value)
+    assert "\n" not in text and "'widht'" in text and "'width'" in text and "'price_net'" in text
+
+
+def test_fbsde_refuses_a_residual_generator_given_to_it():
+    with pytest.raises(ValueError, match="generator must be 'all' for fbsde"):
+        DeepFBSDE(SMALL, TINY, generator="residual")
+
+
+def test_combo_has_one_optimiser_over_every_parameter_and_resumes_older_runs():
+    trainer = Combo(SMALL, TINY, seed=0, progress=False)
+    assert list(trainer.optimizers) == ["opt_gen"] and not hasattr(trainer, "opt_disc")
+    in_groups = [id(p) for g in trainer.opt_gen.param_groups for p in g["params"]]
+    assert sorted(in_groups) == sorted(id(p) for p in trainer.nets.parameters())
+    trainer.train(rounds=1)
+    state = trainer.training_state()
+    assert set(state) == {"opt_gen", "round", "train_seconds", "run_id"}
+    # runs saved before carried an unused optimiser ``opt_disc``: it is ignored
+    unused = torch.optim.Adam([torch.nn.Parameter(torch.zeros(()))]).state_dict()
+    fresh = Combo(SMALL, TINY, seed=0, progress=False)
+    fresh.load_training_state({**state, "opt_disc": unused})
+    assert fresh.round == 1
+    missing = {k: v for k, v in state.items() if k != "opt_gen"}
+    with pytest.raises(ValueError, match=r"no \['opt_gen'\]"):
+        fresh.load_training_state(missing)
+
+
+def test_options_and_schedule_modules_load_no_torch_and_name_every_activation():
+    import subprocess
+    import sys
+
+    from solvers.neural import ACTIVATION_NAMES
+    from solvers.neural.networks import ACTIVATIONS
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES
+    code = (
+        "import sys; from solvers.neural import SCHEDULES, NetOptions, NET_SHAPES; "
+        "NetOptions(width=4); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,12 +14,36 @@ import torch
 
 from market_env import MarketConfig, compute_metrics, path_errors
 from market_env.jsonio import short_path, short_repr
+from market_env.solution import Solution, evaluate, simulate
 
-from ..base import Solution, simulate
 from ..benchmark import BenchmarkChoice, choose_benchmark, finite_metrics
+from .model import SOLVERS
+from .net_options import (
+    ACTIVATION_NAMES,
+    GENERATORS,
+    LAST_RATES,
+    MU_MODES,
+    NET_SHAPES,
+    PRICE_NETS,
+    NetOptions,
+    check_option_names,
+)
+from .schedule import SCHEDULES, GANSchedule, default_schedule
+from .trainer import NeuralTrainer
 
 __all__ = [
+    "ACTIVATION_NAMES",
+    "GENERATORS",
+    "LAST_RATES",
+    "MU_MODES",
+    "NET_SHAPES",
+    "PRICE_NETS",
+    "SCHEDULES",
     "SOLVERS",
+    "GANSchedule",
+    "NetOptions",
+    "default_schedule",
+    "trainer_class",
     "Comparison",
     "benchmark_for",
     "compare",
@@ -146,52 +170,81 @@ def format_comparison(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def trainer_class(solver: str) -> type[NeuralTrainer]:
+    """The trainer class of ``solver`` (one of :data:`SOLVERS`)."""
+    from .fbsde import DeepFBSDE
+    from .joint import Combo
+    from .reinforced_gan import ReinforcedGAN
+
+    classes: dict[str, type[NeuralTrainer]] = {
+        "reinforced-gan": ReinforcedGAN,
+        "combo": Combo,
+        "fbsde": DeepFBSDE,
+    }
+    if solver not in classes:
+        raise ValueError(f"solver must be one of {sorted(classes)}, got {short_repr(solver)}")
+    return classes[solver]
+
+
+def _flat_options(
+    solver: str, mu: str | None, generator: str | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The flat network keywords of a call; ``generator`` is fixed (``"all"``) for fbsde,
+    so a value given there is not used (the CLI always passes one)."""
+    flat = dict(options)
+    if mu is not None:
+        flat["mu"] = mu
+    if generator is not None and solver != "fbsde":
+        flat["generator"] = generator
+    return flat
+
+
 def make_trainer(
     config: MarketConfig,
     solver: str = "reinforced-gan",
     *,
-    schedule: Any = None,
-    mu: str = "learned",
-    generator: str = "residual",
+    schedule: GANSchedule | None = None,
+    mu: str | None = None,
+    generator: str | None = None,
     device: str = "cpu",
     seed: int = 0,
     progress: bool = True,
-    **net_options: Any,
-) -> Any:
-    """Build the trainer of ``solver`` (``reinforced-gan``, ``combo`` or ``fbsde``)."""
-    from .fbsde import DeepFBSDE
-    from .reinforced_gan import Combo, ReinforcedGAN
+    threads: int | None = None,
+    tolerances: Any = None,
+    net_options: NetOptions | None = None,
+    **options: Any,
+) -> NeuralTrainer:
+    """Build the trainer of ``solver`` (``reinforced-gan``, ``combo`` or ``fbsde``).
 
-    classes = {"reinforced-gan": ReinforcedGAN, "combo": Combo, "fbsde": DeepFBSDE}
-    if solver not in classes:
-        raise ValueError(f"solver must be one of {sorted(classes)}, got {solver!r}")
-    cls = classes[solver]
-    if solver == "fbsde":
-        return cls(
-            config, schedule, mu=mu, device=device, seed=seed, progress=progress, **net_options
-        )
+    The networks: ``net_options=NetOptions(...)``, or flat keywords (``mu``, ``generator``,
+    ``width``, ``depth``, ``net_shape``, ``skip``, ``activation``, ``price_net``,
+    ``last_rate``), turned into one :class:`~solvers.neural.net_options.NetOptions` here
+    (what is not given is the solver's default; fbsde fixes ``generator="all"`` and
+    ``last_rate="learned"`` and does not use a ``generator`` given here). A keyword that is
+    no network option is a ``ValueError`` naming it and listing the allowed ones.
+    """
+    cls = trainer_class(solver)
+    flat = _flat_options(solver, mu, generator, options)
+    net = cls.net_options_from(net_options, flat, f"{solver} network options")
     return cls(
         config,
         schedule,
-        mu=mu,
-        generator=generator,
         device=device,
         seed=seed,
         progress=progress,
-        **net_options,
+        threads=threads,
+        tolerances=tolerances,
+        net_options=net,
     )
-
-
-SOLVERS = ("reinforced-gan", "combo", "fbsde")
 
 
 def solve(
     config: MarketConfig | None,
     solver: str = "reinforced-gan",
     *,
-    schedule: Any = None,
-    mu: str = "learned",
-    generator: str = "residual",
+    schedule: GANSchedule | None = None,
+    mu: str | None = None,
+    generator: str | None = None,
     device: str = "cpu",
     seed: int = 0,
     out: str | Path | None = None,
@@ -204,16 +257,20 @@ def solve(
     certify: bool = False,
     certify_iterations: int = 300,
     tolerances: Any = None,
-    **net_options: Any,
+    net_options: NetOptions | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Train ``solver`` on ``config`` (or resume the run in ``resume``), save the run folder
     ``out``, then evaluate it against the benchmark on ``n_eval_paths`` paths of
     ``eval_seed``.
 
+    The networks: ``net_options`` or flat keywords, as :func:`make_trainer` takes them (a
+    resumed run keeps its own networks: names are still checked, values are not used).
+
     Order (so that training is never lost): ``out`` is checked writable and locked before
     training (a second solve into a folder in use is refused; a fresh run clears an earlier
     run's files); the folder is saved as soon as training ends (every file written to a
-    temporary name and renamed, ``solution.json`` last: :mod:`solvers.run_folder`); only then
+    temporary name and renamed, ``solution.json`` last: :mod:`market_env.run_folder`); only then
     are the benchmark, the evaluation, the optional certificate and the figures computed, and
     a failing benchmark costs one line (``benchmark_line``), not the run.
 
@@ -224,10 +281,9 @@ def solve(
     :class:`~solvers.neural.training.TrainingDivergedError` on NaN/explosion (the folder then
     keeps its previous state) and ``ValueError`` for bad inputs, before any training.
     """
-    from ..run_folder import RunLock, check_writable, clear_stale
+    from market_env.run_folder import RunLock, check_writable, clear_stale, read_spec
+
     from ..threads import resolve_threads
-    from .fbsde import DeepFBSDE
-    from .reinforced_gan import Combo, ReinforcedGAN
 
     if resume is not None and out is None:
         out = resume
@@ -236,17 +292,17 @@ def solve(
         check_writable(out)
     with RunLock(out) if out is not None else nullcontext():
         if resume is not None:
-            from ..run_folder import read_spec
-
-            solver = read_spec(resume).spec.get("training", {}).get("solver", solver)
-            trainers = {"reinforced-gan": ReinforcedGAN, "combo": Combo, "fbsde": DeepFBSDE}
-            if solver not in trainers:
+            check_option_names(options, "solve")
+            saved = read_spec(resume).spec.get("training", {}).get("solver", solver)
+            if saved not in SOLVERS:
                 raise ValueError(
                     f"{short_path(resume)} was not written by a neural solver (training.solver "
-                    f"is {short_repr(solver)}; allowed: {sorted(trainers)})"
+                    f"is {short_repr(saved)}; allowed: {sorted(SOLVERS)})"
                 )
-            cls = trainers[solver]
-            trainer = cls.resume(resume, schedule, device=device, progress=progress)
+            solver = saved
+            trainer = trainer_class(solver).resume(
+                resume, schedule, device=device, progress=progress
+            )
             trainer.threads = resolve_threads(threads)
             if tolerances is not None:
                 trainer.tolerances = tolerances
@@ -265,7 +321,8 @@ def solve(
                 progress=progress,
                 threads=threads,
                 tolerances=tolerances,
-                **net_options,
+                net_options=net_options,
+                **options,
             )
             if out is not None:
                 clear_stale(out)
@@ -296,7 +353,7 @@ def _say(progress: bool, text: str) -> None:
 
 
 def _evaluate_run(
-    trainer: Any,
+    trainer: NeuralTrainer,
     solution: Solution,
     verdict: Any,
     n_paths: int,
@@ -306,8 +363,6 @@ def _evaluate_run(
     certify_iterations: int,
 ) -> dict[str, Any]:
     """The evaluation part of :func:`solve`, after the run is saved."""
-    from ..base import evaluate
-
     head = {
         "verdict": verdict.to_dict(),
         "converged": verdict.converged,
@@ -354,7 +409,7 @@ FIGURES = ("rates.png", "holdings.png", "sigma.png", "mu.png")
 
 def _write_evaluation(out: Path, result: dict[str, Any], plots: bool) -> None:
     """``evaluation.json`` (atomic) and the figures; a figure that fails costs one line."""
-    from ..run_folder import atomic_write_json
+    from market_env.run_folder import atomic_write_json
 
     record = dict(result)
     atomic_write_json(out / EVALUATION_FILE, record, finite=True)

@@ -12,16 +12,17 @@ clearing imbalance, all jointly.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from market_env import BatchedMarket, MarketConfig, MarketState
+from market_env.solution import register_solution
 
-from ..base import register_solution
+from .joint import JointTrainer
 from .model import NeuralSolution, implied_rate
-from .reinforced_gan import Combo, GANSchedule
+from .net_options import NetOptions
 
 __all__ = ["FBSDESolution", "DeepFBSDE"]
 
@@ -34,16 +35,46 @@ class FBSDESolution(NeuralSolution):
 
     kind = "deep-fbsde"
 
-    def __init__(self, config: MarketConfig, **options: Any) -> None:
-        # the rate is implied by Y at every step (the last one included)
-        options = {**options, "solver": "fbsde", "generator": "all", "last_rate": "learned"}
-        super().__init__(config, **options)
+    #: Fixed for this solution: every agent's rate is implied by its Y, the last included.
+    net_defaults: ClassVar[NetOptions] = NetOptions(generator="all", last_rate="learned")
+    #: Options it does not save in ``params`` (fixed above, or always ``"fbsde"``).
+    FIXED = ("solver", "generator", "last_rate")
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        solver: str = "fbsde",
+        net_options: NetOptions | None = None,
+        **options: Any,
+    ) -> None:
+        if solver != "fbsde":
+            raise ValueError(f"solver must be 'fbsde' for a Deep-FBSDE solution, got {solver!r}")
+        super().__init__(config, solver, net_options, **options)
         self.nets.register_parameter("Y0", nn.Parameter(torch.zeros(config.n_agents)))
-        mu_bar = config.mu_bar
-        self.y_scale = mu_bar * config.horizon
+        self.y_scale = config.mu_bar * config.horizon
         self.z_scale = self.y_scale / math.sqrt(config.horizon)
         self._helpers: dict[tuple[Any, Any], BatchedMarket] = {}
         self._memory: dict[str, Any] = {}
+
+    @classmethod
+    def check_net_options(cls, config: MarketConfig, net: NetOptions) -> None:
+        super().check_net_options(config, net)
+        if net.last_rate != "learned":
+            raise ValueError(
+                f"last_rate must be 'learned' for fbsde (its rate is implied by Y at every "
+                f"step), got {net.last_rate!r}"
+            )
+        if net.generator != "all":
+            raise ValueError(
+                f"generator must be 'all' for fbsde (every agent's rate is implied by its Y), "
+                f"got {net.generator!r}"
+            )
+
+    @classmethod
+    def from_spec(cls, config: MarketConfig, params: dict[str, Any]) -> FBSDESolution:
+        # ``params`` never held the fixed options; a value found there was always overridden
+        kept = {k: v for k, v in params.items() if k not in cls.FIXED}
+        return cls(config, **{"price_net": "separate", **kept})
 
     def _helper(self, like: Tensor) -> BatchedMarket:
         """A one-path market on ``like``'s device/dtype, for its formulas (γ, ξ, clearing)."""
@@ -55,8 +86,7 @@ class FBSDESolution(NeuralSolution):
         return self._helpers[key]
 
     def params(self) -> dict[str, Any]:
-        fixed = ("solver", "generator", "last_rate")
-        return {k: v for k, v in self.options.items() if k not in fixed}
+        return {k: v for k, v in self.options.items() if k not in self.FIXED}
 
     def Z(self, x: Tensor, k: int, bound: list | None = None) -> Tensor:
         return self.nets.generator.forward_step(x, k, bound)[0] * self.z_scale
@@ -88,42 +118,20 @@ class FBSDESolution(NeuralSolution):
         return implied_rate(Y, self.config.lam, self.config.cost_power).to(state.W)
 
 
-class DeepFBSDE(Combo):
-    """Train an :class:`FBSDESolution` jointly on ``|Y_K|²``, ``|S_K − 𝔖|²`` and clearing.
+class DeepFBSDE(JointTrainer):
+    """Train an :class:`FBSDESolution` jointly on ``|Y_K|²``, ``|S_K − 𝔖|²`` and clearing
+    (Combo's joint training with ``Y_0`` and ``Z`` in place of the rate network).
 
-    Uses :class:`~solvers.neural.reinforced_gan.GANSchedule`: ``rounds × gen_epochs`` joint
+    Uses :class:`~solvers.neural.schedule.GANSchedule`: ``rounds × gen_epochs`` joint
     epochs; ``lr_gen`` for ``Z`` and ``Y0``, ``lr_disc`` for ``σ, μ``, ``lr_S0`` for ``S_0``;
-    ``link_weight`` weighs the clearing penalty.
+    ``link_weight`` weighs the clearing penalty. Network options as for every trainer, with
+    ``generator="all"`` and ``last_rate="learned"`` fixed (:class:`FBSDESolution`).
     """
 
+    name = "fbsde"
+    solution_class = FBSDESolution
     joint_loss_keys = ("Y_T", "terminal", "clearing")
     divergence_hint = "Deep FBSDE is unstable for power costs (q < 2): lower the learning rates"
-
-    name = "fbsde"
-
-    def __init__(
-        self,
-        config: MarketConfig,
-        schedule: GANSchedule | None = None,
-        *,
-        mu: str = "learned",
-        solution: NeuralSolution | None = None,
-        seed: int = 0,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.pop("generator", None)
-        last_rate = kwargs.pop("last_rate", "learned")
-        if last_rate != "learned":
-            raise ValueError(
-                f"last_rate must be 'learned' for fbsde (its rate is implied by Y at every "
-                f"step), got {last_rate!r}"
-            )
-        if solution is None:
-            net_keys = ("width", "depth", "net_shape", "skip", "activation", "price_net")
-            net_options = {k: kwargs.pop(k) for k in net_keys if k in kwargs}
-            torch.manual_seed(int(seed))
-            solution = FBSDESolution(config, mu=mu, **net_options)
-        super().__init__(config, schedule, solution=solution, seed=seed, **kwargs)
 
     def _joint_generator_params(self) -> list[torch.nn.Parameter]:
         return [*self.nets.generator.parameters(), self.nets.Y0]

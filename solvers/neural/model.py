@@ -12,7 +12,7 @@ last layers start at zero, so training starts from the frictionless price.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -20,18 +20,13 @@ from torch import Tensor, nn
 from market_env import BatchedMarket, MarketConfig, MarketState, clearing_drift
 
 from ..base import Solution, register_solution
-from .networks import ACTIVATIONS, StackedMLP
+from .net_options import NetOptions, resolve_net_options
+from .networks import StackedMLP
 
 __all__ = ["NeuralSolution", "EquilibriumNets", "NeuralPrice", "implied_rate"]
 
-MU_MODES = ("learned", "clearing")
-GENERATORS = ("all", "residual")
-NET_SHAPES = ("shared", "per-step", "hybrid")
-PRICE_NETS = ("separate", "joint")
-LAST_RATES = ("zero", "learned")
+#: The trainers a neural solution may record as its maker.
 SOLVERS = ("reinforced-gan", "combo", "fbsde")
-#: Bounds of the network options (beyond them a typo, not a network).
-MAX_WIDTH, MAX_DEPTH = 4096, 16
 
 
 def implied_rate(Y: Tensor, lam: float, cost_power: float) -> Tensor:
@@ -45,64 +40,53 @@ def implied_rate(Y: Tensor, lam: float, cost_power: float) -> Tensor:
 
 
 class EquilibriumNets(nn.Module):
-    """Generator and discriminator networks with the feature and output scalings.
+    """Generator and discriminator networks with the feature and output scalings, built
+    from one :class:`~solvers.neural.net_options.NetOptions` (default: its defaults).
 
     Attributes:
+        options: the :class:`NetOptions` they were built from.
         generator: :class:`StackedMLP` giving the rates of all N agents (or N−1).
         price_net: :class:`StackedMLP` with heads ``σ`` (and ``μ`` when learned).
         S0_offset: learnable ``S_0`` minus the frictionless ``S_0``.
     """
 
-    def __init__(
-        self,
-        config: MarketConfig,
-        *,
-        mu: str = "learned",
-        generator: str = "residual",
-        width: int = 50,
-        depth: int = 3,
-        net_shape: str = "hybrid",
-        skip: bool = True,
-        activation: str = "tanh",
-        price_width: int | None = None,
-        price_depth: int | None = None,
-        price_net: str = "joint",
-        last_rate: str = "zero",
-    ) -> None:
+    def __init__(self, config: MarketConfig, options: NetOptions | None = None) -> None:
         super().__init__()
+        o = options or NetOptions()
         c = config
         N = c.n_agents
+        self.options = o
         self.n_agents, self.n_steps, self.horizon = N, c.n_steps, c.horizon
-        self.mu_mode, self.generator_mode = mu, generator
-        self.last_rate = last_rate
-        steps = c.n_steps if net_shape == "per-step" else None
-        skip_steps = c.n_steps if net_shape == "hybrid" and skip else None
+        self.mu_mode, self.generator_mode = o.mu, o.generator
+        self.last_rate = o.last_rate
+        steps = c.n_steps if o.net_shape == "per-step" else None
+        skip_steps = c.n_steps if o.net_shape == "hybrid" and o.skip else None
         d_in = N + 2
-        n_out = N if generator == "all" else N - 1
+        n_out = N if o.generator == "all" else N - 1
         self.generator = StackedMLP(
             d_in,
             n_out,
-            width=width,
-            depth=depth,
+            width=o.width,
+            depth=o.depth,
             n_steps=steps,
-            skip=skip,
+            skip=o.skip,
             skip_steps=skip_steps,
-            activation=activation,
+            activation=o.activation,
         )
-        n_price = 2 if mu == "learned" else 1
-        joint = price_net == "joint"
+        n_price = 2 if o.mu == "learned" else 1
+        joint = o.price_net == "joint"
         # (head, output) of σ and μ in the price network's output
         self._sigma_at, self._mu_at = (0, 0), ((0, 1) if joint else (1, 0))
         self.price_net = StackedMLP(
             d_in,
             n_price if joint else 1,
-            width=price_width or width,
-            depth=price_depth or depth,
+            width=o.width,
+            depth=o.depth,
             heads=1 if joint else n_price,
             n_steps=steps,
-            skip=skip,
+            skip=o.skip,
             skip_steps=skip_steps,
-            activation=activation,
+            activation=o.activation,
         )
         self.S0_offset = nn.Parameter(torch.zeros(()))
         # ---- fixed scalings (derived from the config, not saved) -----------------------
@@ -217,77 +201,46 @@ class NeuralSolution(Solution):
     Args:
         config: the market.
         solver: which trainer produced it (``"reinforced-gan"``, ``"combo"``), for the record.
-        mu: ``"learned"`` (a network) or ``"clearing"`` (the clearing drift, exact for q = 2).
-        generator: ``"residual"`` (N−1 rates, the last agent clears: the clearing error is
-            zero by construction and the last agent's optimality is enforced through the
-            price by the reinforcement link) or ``"all"`` (rates of every agent, fills as
-            ordered: the clearing error measures how far the price is from clearing).
-        width, depth, skip, activation: network options (:class:`StackedMLP`).
-        net_shape: ``"hybrid"`` (default: one MLP with time as input plus a linear map
-            per time step), ``"shared"`` (the MLP only) or ``"per-step"`` (one MLP per step,
-            the paper's shape).
-        price_net: ``"joint"`` (default: one MLP with the two outputs ``σ`` and ``μ``, half
-            the price network's cost) or ``"separate"`` (one MLP for each, the paper's).
-        last_rate: ``"zero"`` (default: no trade at the last step, optimal in any price,
-            as in the exact K-step equilibrium) or ``"learned"`` (the generator's output
-            there too, the paper's; runs saved before this option had it).
+        net_options: the networks (:class:`~solvers.neural.net_options.NetOptions`), or
+            give them as flat keywords (``mu``, ``generator``, ``width``, ``depth``,
+            ``net_shape``, ``skip``, ``activation``, ``price_net``, ``last_rate``: see
+            :class:`NetOptions`); neither: :attr:`net_defaults`.
+
+    Attributes:
+        net_options: the :class:`NetOptions` of :attr:`nets`.
+        options: ``solver`` and the network options as a dict (the saved ``params``).
     """
 
     kind = "neural"
     dtype = torch.float32
+    #: The network options when none are given (a subclass may fix some of them).
+    net_defaults: ClassVar[NetOptions] = NetOptions()
 
     def __init__(
         self,
         config: MarketConfig,
         solver: str = "reinforced-gan",
-        mu: str = "learned",
-        generator: str = "residual",
-        width: int = 50,
-        depth: int = 3,
-        net_shape: str = "hybrid",
-        skip: bool = True,
-        activation: str = "tanh",
-        price_net: str = "joint",
-        last_rate: str = "zero",
+        net_options: NetOptions | None = None,
+        **options: Any,
     ) -> None:
         super().__init__(config)
-        for name, value, allowed in (
-            ("solver", solver, SOLVERS),
-            ("mu", mu, MU_MODES),
-            ("generator", generator, GENERATORS),
-            ("net_shape", net_shape, NET_SHAPES),
-            ("price_net", price_net, PRICE_NETS),
-            ("last_rate", last_rate, LAST_RATES),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-        for name, value, top in (("width", width, MAX_WIDTH), ("depth", depth, MAX_DEPTH)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-                raise ValueError(f"{name} must be an integer in [1, {top}], got {value!r}")
-        if not isinstance(skip, bool):
-            raise ValueError(f"skip must be true or false, got {skip!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
-        if mu == "clearing" and config.cost_power != 2.0:
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
+        net = resolve_net_options(net_options, options, self.net_defaults, type(self).__name__)
+        self.check_net_options(config, net)
+        self.net_options = net
+        self.options: dict[str, Any] = {"solver": solver, **net.to_dict()}
+        self.clearing = "residual" if net.generator == "residual" else "none"
+        self.nets = EquilibriumNets(config, net)
+
+    @classmethod
+    def check_net_options(cls, config: MarketConfig, net: NetOptions) -> None:
+        """Refuse options these networks cannot have on ``config`` (one-line ``ValueError``)."""
+        if net.mu == "clearing" and config.cost_power != 2.0:
             raise ValueError(
                 f"mu='clearing' is exact only for quadratic costs (cost_power = 2), got "
                 f"cost_power = {config.cost_power}; use mu='learned'"
             )
-        self.options: dict[str, Any] = dict(
-            solver=solver,
-            mu=mu,
-            generator=generator,
-            width=width,
-            depth=depth,
-            net_shape=net_shape,
-            skip=skip,
-            activation=activation,
-            price_net=price_net,
-            last_rate=last_rate,
-        )
-        self.clearing = "residual" if generator == "residual" else "none"
-        net_options = {k: v for k, v in self.options.items() if k != "solver"}
-        self.nets = EquilibriumNets(config, **net_options)
 
     @classmethod
     def from_spec(cls, config: MarketConfig, params: dict[str, Any]) -> NeuralSolution:

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from market_env import BatchedMarket
 
 from .model import EquilibriumNets, implied_rate
+from .schedule import LINK_FORMS
 
 __all__ = [
     "TrainingDivergedError",
@@ -189,9 +190,6 @@ def simulate_pool(nets: EquilibriumNets, market: BatchedMarket, noise: Tensor) -
         phi.append(out["phi"])
         W.append(out["W"])
     return PathPool(noise=noise, rates=torch.stack(rates), phi=torch.stack(phi), W=torch.stack(W))
-
-
-LINK_FORMS = ("increment", "cumulative")
 
 
 def link_loss(
