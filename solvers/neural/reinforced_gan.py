@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from .schedule import SCHEDULES, GANSchedule, default_schedule
 from .trainer import NeuralTrainer
 from .training import PathPool, discriminator_losses, generator_rollout, simulate_pool
 
-# SCHEDULES, GANSchedule, default_schedule: transitional re-exports (they live in
-# solvers.neural.schedule; solvers/neural/cli.py imports them from here).
-__all__ = ["SCHEDULES", "GANSchedule", "ReinforcedGAN", "default_schedule"]
+__all__ = ["ReinforcedGAN"]
 
 GEN_KEYS = ("utility", "clearing")
 DISC_KEYS = ("terminal", "link")
