@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from market_env import MarketConfig
-from solvers import LeadingOrderSolution, RiccatiSolution, evaluate
-from market_env.reference import DiscreteRiccatiSolution
+from market_env.reference import DiscreteRiccatiSolution, LeadingOrderSolution, RiccatiSolution
 from market_env.reference.riccati import riccati_coefficients
+from market_env.solution import evaluate
 
 PARAMETERS = ("n_steps", "horizon", "lam", "gamma", "xi", "cost_power", "n_agents")
 SCALARS = ("S0", "mu0", "sigma0", "utility_sum", "utility_sum_se", "terminal_error")
@@ -65,27 +65,26 @@ def _check_finite(metrics: dict) -> None:
     assert math.isfinite(metrics["clearing_error"])
 
 
-def _riccati_cases():
+def _riccati_configs():
+    """The corners of the documented Riccati range, then a few interior points."""
     corners = itertools.product(
         (1e-4, 1.0), ("up", "down", "low", "high"), (0.1, 50.0), (0.05, 5.0), (2, 100)
     )
-    for lam, gammas, xi, T, N in corners:
-        yield (lam, gammas, xi, T, 10, N)
-    yield from [
+    cases = [(lam, gammas, xi, T, 10, N) for lam, gammas, xi, T, N in corners]
+    cases += [
         (1e-4, "up", 50.0, 0.05, 2000, 100),  # K = 2000, the stiffest corner
         (1.0, "down", 0.1, 5.0, 2000, 2),
         (1e-2, "up", 5.0, 1.0, 200, 2),  # interior points
         (1e-2, "down", 5.0, 1.0, 200, 10),
         (3e-3, "up", 1.0, 0.5, 400, 100),
     ]
+    for lam, gammas, xi, T, K, N in cases:
+        yield MarketConfig(gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K)
 
 
 def test_riccati_on_the_range():
     built, refused = 0, 0
-    for lam, gammas, xi, T, K, N in _riccati_cases():
-        config = MarketConfig(
-            gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K
-        )
+    for config in _riccati_configs():
         sol, message = _build_or_refusal(RiccatiSolution, config)
         if sol is None:
             refused += 1
@@ -106,10 +105,7 @@ def test_discrete_riccati_on_the_range():
     range, finite, and its paths meet the terminal condition to rounding, or refused where
     rounding breaks it at coarse Δt."""
     built, refused = 0, 0
-    for lam, gammas, xi, T, K, N in _riccati_cases():
-        config = MarketConfig(
-            gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K
-        )
+    for config in _riccati_configs():
         sol, message = _build_or_refusal(DiscreteRiccatiSolution, config)
         if sol is None:
             refused += 1
