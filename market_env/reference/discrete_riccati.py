@@ -54,7 +54,7 @@ import torch
 from torch import Tensor
 
 from ..config import MarketConfig
-from ..solution import register_solution
+from ..solution import evaluate, register_solution
 from ..state import MarketState
 from .riccati import check_quadratic
 from .tabulated import TabulatedSolution
@@ -172,6 +172,7 @@ class DiscreteRiccatiSolution(TabulatedSolution):
     """
 
     kind = "riccati-discrete"
+    coefficients: DiscreteRiccatiCoefficients
 
     def __init__(self, config: MarketConfig) -> None:
         super().__init__(config, discrete_riccati_coefficients(config))
@@ -181,8 +182,6 @@ class DiscreteRiccatiSolution(TabulatedSolution):
         """Refuse the benchmark when rounding has broken it: its paths must meet ``S_K = 𝔖``
         to rounding in the size of the price moves (the backward pass is unstable where
         ``Δt`` is coarse, ``λ`` tiny and ``γ|ξ|`` large)."""
-        from ..solution import evaluate
-
         c = self.config
         metrics = evaluate(self, n_paths=n_paths, seed=0, dtype=torch.float64)
         scale = float(self.coefficients.sigma.max()) ** 2 * c.horizon + c.alpha**2 * c.horizon

@@ -265,6 +265,7 @@ class RiccatiSolution(TabulatedSolution):
     """
 
     kind = "riccati"
+    coefficients: RiccatiCoefficients
 
     def __init__(self, config: MarketConfig) -> None:
         super().__init__(config, riccati_coefficients(config))

@@ -65,8 +65,11 @@ def tensor_tables(
 class TabulatedCoefficients(Protocol):
     """Coefficients with a volatility table ``sigma`` (shape ``(K,)``) and an exact ``S0``."""
 
-    sigma: np.ndarray
-    S0: float
+    @property
+    def sigma(self) -> np.ndarray: ...
+
+    @property
+    def S0(self) -> float: ...
 
 
 class TabulatedSolution(Solution):
