@@ -15,7 +15,14 @@ import os
 import stat
 from typing import Any
 
-__all__ = ["MAX_JSON_BYTES", "MAX_INT_DIGITS", "read_json_file", "short_path", "short_repr"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_INT_DIGITS",
+    "read_bounded",
+    "read_json_file",
+    "short_path",
+    "short_repr",
+]
 
 #: Default bound on the size of a JSON file: 1 MiB (a config is a few hundred bytes; a
 #: solution spec a few kilobytes).
@@ -185,7 +192,7 @@ def read_json_file(
             f"{what} path must be a str or path-like, got {type(path).__name__}"
         ) from None
     label = f"{what} {short_path(name)}"
-    data = _read_bounded(name, label, max_bytes)
+    data = read_bounded(name, label, max_bytes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -214,12 +221,23 @@ def read_json_file(
     return value
 
 
-def _read_bounded(name: str | bytes, label: str, max_bytes: int) -> bytes:
+def read_bounded(
+    name: str | bytes | os.PathLike[str], label: str, max_bytes: int, *, raise_missing: bool = False
+) -> bytes:
+    """The bytes of the regular file ``name``, at most ``max_bytes``; every refusal is one
+    ``ValueError`` saying ``cannot read {label}: …`` (or that it is over the limit).
+
+    Opened without blocking, so a FIFO or device is refused rather than read forever. With
+    ``raise_missing`` a missing file raises :class:`FileNotFoundError` instead, for callers
+    that report absence themselves (a run folder's manifest).
+    """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(name, flags)
     except OSError as exc:
-        raise ValueError(f"cannot read {label}: {exc.strerror}") from None
+        if raise_missing and isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"cannot read {label}: {exc.strerror or exc}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -228,7 +246,7 @@ def _read_bounded(name: str | bytes, label: str, max_bytes: int) -> bytes:
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(max_bytes + 1)
     except OSError as exc:
-        raise ValueError(f"cannot read {label}: {exc.strerror}") from None
+        raise ValueError(f"cannot read {label}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
     if len(data) > max_bytes:

@@ -1,4 +1,20 @@
-"""Transitional re-exports (to be removed): the benchmark rule lives in market_env.reference."""
+"""Transitional re-export for the layout merge: the benchmark rule ("Riccati, else leading
+order, else frictionless", MODEL.md §3–§5) is written once, in
+:mod:`market_env.reference.benchmark`. Kept only while ``solvers.compare``,
+``solvers.neural.api`` and ``tests/test_convergence.py`` still import from here."""
 
-from market_env.reference.benchmark import *  # noqa: F401,F403
-from market_env.reference.benchmark import finite_metrics  # noqa: F401
+from market_env.reference.benchmark import (
+    CERTIFY_HINT,
+    BenchmarkChoice,
+    choose_benchmark,
+    equilibrium_solution,
+    finite_metrics,
+)
+
+__all__ = [
+    "CERTIFY_HINT",
+    "BenchmarkChoice",
+    "choose_benchmark",
+    "equilibrium_solution",
+    "finite_metrics",
+]

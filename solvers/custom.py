@@ -1,5 +1,6 @@
-"""Custom agents as a :class:`~solvers.base.Solution`, so :func:`~solvers.base.evaluate`
-judges them like every solver (MODEL.md §2; protocol in :mod:`market_env.policy`)."""
+"""Custom agents as a :class:`~market_env.solution.Solution`, so
+:func:`~market_env.solution.evaluate` judges them like every solver (MODEL.md §2; protocol in
+:mod:`market_env.policy`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from torch import Tensor
 
 from market_env import MarketConfig, MarketState, PriceMechanism
 from market_env.policy import AgentPolicy, as_state_policy, resolve_price
-
-from .base import Solution
+from market_env.solution import Solution
 
 __all__ = ["PolicySolution"]
 

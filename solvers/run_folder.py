@@ -1,5 +1,7 @@
-"""Transitional re-exports (to be removed): run folders live in market_env.run_folder."""
+"""Transitional re-export for the layout merge: run folders live in
+:mod:`market_env.run_folder` (the :class:`~market_env.solution.Solution` base saves into
+them). Kept only while ``solvers.cli`` and ``solvers.neural`` (api, reinforced_gan) still
+import from here; it re-exports ``market_env.run_folder.__all__``."""
 
-from market_env import run_folder as _moved
-
-globals().update({k: v for k, v in vars(_moved).items() if not k.startswith("__")})
+from market_env.run_folder import *  # noqa: F403
+from market_env.run_folder import __all__ as __all__  # noqa: F401

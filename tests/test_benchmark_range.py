@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from market_env import MarketConfig
-from solvers import LeadingOrderSolution, RiccatiSolution, evaluate
-from market_env.reference import DiscreteRiccatiSolution
+from market_env.reference import DiscreteRiccatiSolution, LeadingOrderSolution, RiccatiSolution
 from market_env.reference.riccati import riccati_coefficients
+from market_env.solution import evaluate
 
 PARAMETERS = ("n_steps", "horizon", "lam", "gamma", "xi", "cost_power", "n_agents")
 SCALARS = ("S0", "mu0", "sigma0", "utility_sum", "utility_sum_se", "terminal_error")
@@ -65,64 +65,67 @@ def _check_finite(metrics: dict) -> None:
     assert math.isfinite(metrics["clearing_error"])
 
 
-def _riccati_cases():
+def _riccati_configs():
+    """The corners of the documented Riccati range, then a few interior points."""
     corners = itertools.product(
         (1e-4, 1.0), ("up", "down", "low", "high"), (0.1, 50.0), (0.05, 5.0), (2, 100)
     )
-    for lam, gammas, xi, T, N in corners:
-        yield (lam, gammas, xi, T, 10, N)
-    yield from [
+    cases = [(lam, gammas, xi, T, 10, N) for lam, gammas, xi, T, N in corners]
+    cases += [
         (1e-4, "up", 50.0, 0.05, 2000, 100),  # K = 2000, the stiffest corner
         (1.0, "down", 0.1, 5.0, 2000, 2),
         (1e-2, "up", 5.0, 1.0, 200, 2),  # interior points
         (1e-2, "down", 5.0, 1.0, 200, 10),
         (3e-3, "up", 1.0, 0.5, 400, 100),
     ]
+    for lam, gammas, xi, T, K, N in cases:
+        yield MarketConfig(gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K)
+
+
+def _on_the_range(cls, check) -> tuple[int, list[tuple[MarketConfig, str]]]:
+    """Build ``cls`` on every Riccati-range config: ``check(config, solution)`` each one
+    built; every refusal must name ``n_steps``. Returns the count built and the refusals."""
+    built, refusals = 0, []
+    for config in _riccati_configs():
+        sol, message = _build_or_refusal(cls, config)
+        if sol is None:
+            assert _check_refusal(message) == "n_steps", message
+            refusals.append((config, message))
+            continue
+        check(config, sol)
+        built += 1
+    return built, refusals
 
 
 def test_riccati_on_the_range():
-    built, refused = 0, 0
-    for lam, gammas, xi, T, K, N in _riccati_cases():
-        config = MarketConfig(
-            gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K
-        )
-        sol, message = _build_or_refusal(RiccatiSolution, config)
-        if sol is None:
-            refused += 1
-            # the only refusal on this range: too few steps, with the K that works
-            assert _check_refusal(message) == "n_steps", message
-            need = int(re.search(r"use n_steps >= (\d+)", message).group(1))
-            assert riccati_coefficients(config.with_(n_steps=need)).step_rate <= 1.0
-            continue
-        built += 1
+    def check(config, sol):
         assert sol.coefficients.step_rate <= 1.0
         assert np.all(np.isfinite(sol.coefficients.sigma))
         _check_finite(evaluate(sol, n_paths=4, seed=0))
-    assert built >= 30 and refused >= 10, (built, refused)
+
+    built, refusals = _on_the_range(RiccatiSolution, check)
+    # the only refusal on this range: too few steps, with the K that works
+    for config, message in refusals:
+        need = int(re.search(r"use n_steps >= (\d+)", message).group(1))
+        assert riccati_coefficients(config.with_(n_steps=need)).step_rate <= 1.0
+    assert built >= 30 and len(refusals) >= 10, (built, len(refusals))
 
 
 def test_discrete_riccati_on_the_range():
     """The exact K-step equilibrium needs no step-size condition: built everywhere on the
     range, finite, and its paths meet the terminal condition to rounding, or refused where
     rounding breaks it at coarse Δt."""
-    built, refused = 0, 0
-    for lam, gammas, xi, T, K, N in _riccati_cases():
-        config = MarketConfig(
-            gamma=_gammas(gammas, N), xi=_xis(xi, N), lam=lam, horizon=T, n_steps=K
-        )
-        sol, message = _build_or_refusal(DiscreteRiccatiSolution, config)
-        if sol is None:
-            refused += 1
-            assert _check_refusal(message) == "n_steps", message
-            continue
-        built += 1
+
+    def check(config, sol):
         metrics = evaluate(sol, n_paths=4, seed=0)
         _check_finite(metrics)
         # exact up to rounding in the size of the price moves (at coarse Δt with tiny λ
         # σ can be thousands: the agents close their whole gap each step)
         scale = float(sol.coefficients.sigma.max()) ** 2 * config.horizon
         assert metrics["terminal_error"] <= 1e-10 * scale, (config, metrics["terminal_error"])
-    assert built >= 40, (built, refused)
+
+    built, refusals = _on_the_range(DiscreteRiccatiSolution, check)
+    assert built >= 40, (built, len(refusals))
 
 
 def _lo_cases():

@@ -27,6 +27,10 @@ def test_derived_quantities():
     assert c.phi0 == pytest.approx((2.0 / 3.0, 1.0 / 3.0))
     assert sum(c.phi0) == pytest.approx(c.supply)
     assert c.dt == pytest.approx(0.004)
+    # μ̄ = γ̄α²s and S_0 = (β − μ̄)T (MODEL.md §3), with α and s away from 1
+    d = c.with_(alpha=2.0, supply=0.5)
+    assert d.mu_bar == pytest.approx(2.0 / 3.0 * 4.0 * 0.5)
+    assert d.frictionless_S0 == pytest.approx((2.0 - 4.0 / 3.0) * 0.4)
 
 
 def test_json_round_trip_has_exactly_the_fields(tmp_path):

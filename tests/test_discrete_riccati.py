@@ -15,9 +15,13 @@ import pytest
 import torch
 
 from market_env import BatchedMarket, MarketConfig, get_preset
-from solvers import RiccatiSolution, evaluate
-from market_env.reference import DiscreteRiccatiSolution, discrete_riccati_coefficients
-from market_env.reference import choose_benchmark
+from market_env.reference import (
+    DiscreteRiccatiSolution,
+    RiccatiSolution,
+    choose_benchmark,
+    discrete_riccati_coefficients,
+)
+from market_env.solution import evaluate
 from solvers.exploitability import exploitability
 
 # A small-S_0 market (S_0 is a small difference of βT and Σ E[μ_k] Δt): where the continuous

@@ -3,22 +3,20 @@
 import pytest
 import torch
 
-from solvers import FrictionlessSolution, evaluate
+from market_env import get_preset
+from market_env.reference import FrictionlessSolution
+from market_env.solution import evaluate
 
 
 @pytest.mark.parametrize("preset", ["quadratic-10", "power-2"])
 def test_frictionless_rollout(preset):
-    from market_env import get_preset
-
     c = get_preset(preset)
     sol = FrictionlessSolution(c)
     metrics, traj = evaluate(sol, n_paths=256, seed=0, return_trajectory=True)
     assert metrics["clearing_error"] < 1e-20
-    assert metrics["S0"] == pytest.approx(
-        (c.beta - c.gamma_bar * c.alpha**2 * c.supply) * c.horizon
-    )
+    assert metrics["S0"] == pytest.approx(c.frictionless_S0)
     assert metrics["sigma0"] == c.alpha
-    assert metrics["mu0"] == pytest.approx(c.gamma_bar * c.alpha**2 * c.supply)
+    assert metrics["mu0"] == pytest.approx(c.mu_bar)
     # holdings track φ̄ one step behind: φ_{k+1} = φ̄(W_k)
     torch.testing.assert_close(
         traj.phi[:, 1:], sol.target(traj.W[:, :-1].reshape(-1)).reshape(traj.phi[:, 1:].shape)
@@ -29,6 +27,4 @@ def test_frictionless_rollout(preset):
 
 
 def test_quadratic10_frictionless_S0():
-    from market_env import get_preset
-
     assert FrictionlessSolution(get_preset("quadratic-10")).S0 == pytest.approx(0.372175, abs=1e-6)

@@ -333,7 +333,7 @@ def _monte_carlo_sigma2(coeffs, profile, xi, K, dt, M, seed):
     return mean, se
 
 
-def test_law_of_the_capped_chain_on_the_issue_config() -> None:
+def test_law_of_the_capped_chain_at_small_lambda() -> None:
     """γ = (1, 2), ξ = 2, λ = 1e-3, q = 1.25, T = 0.4, K = 100: the cap binds on ~14% of the
     steps; the law (now on a grid that follows Δ's spread) matches a Monte Carlo of the
     capped chain and is grid-converged."""

@@ -5,21 +5,13 @@ import pytest
 import torch
 
 from market_env import MarketConfig, S0_control_variate, get_preset
-from solvers import LeadingOrderSolution, evaluate, simulate
+from market_env.reference import LeadingOrderSolution
 from market_env.reference.leading_order_numerics import lo_rate, lo_rate_discrete, lo_sigma
+from market_env.solution import evaluate, simulate
 
-#: The config of the grid/overshoot failure: small λ at K = 100 (the continuous rate overshoots).
-ISSUE = {
-    "gamma": [1, 2],
-    "xi": [2, -2],
-    "lam": 0.001,
-    "cost_power": 1.25,
-    "horizon": 0.4,
-    "n_steps": 100,
-    "alpha": 1,
-    "beta": 2,
-    "supply": 1,
-}
+#: Small λ at K = 100 (power-2 with ξ = ±2, λ = 1e-3, q = 1.25): the continuous rate
+#: overshoots its target in one step, so the discrete benchmark's cap at the gap binds.
+SMALL_LAMBDA = get_preset("power-2").with_(xi=(2.0, -2.0), lam=1e-3, cost_power=1.25)
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +101,11 @@ def _deviations(sol, traj):
 
 
 def test_capped_discrete_benchmark_on_the_small_lambda_config():
-    """The issue config: the continuous rate overshoots its target in one step on many
+    """The small-λ config: the continuous rate overshoots its target in one step on many
     steps (more than twice over, so the uncapped chain diverges); the discrete benchmark
     caps each step at the gap, evaluates to finite utilities, and its exact S_0 is the one
     its own paths give (control variate, MODEL.md §2)."""
-    sol = LeadingOrderSolution(MarketConfig.from_dict(ISSUE))
+    sol = LeadingOrderSolution(SMALL_LAMBDA)
     c = sol.config
     m, traj = evaluate(sol, n_paths=3000, seed=0, return_trajectory=True)
     for key in ("S0", "sigma0", "mu0", "utility_sum", "terminal_error"):
@@ -138,7 +130,7 @@ def test_capped_discrete_benchmark_on_the_small_lambda_config():
 
 
 def test_paper_variant_is_capped_too():
-    sol = LeadingOrderSolution(MarketConfig.from_dict(ISSUE), paper_variant=True)
+    sol = LeadingOrderSolution(SMALL_LAMBDA, paper_variant=True)
     m, traj = evaluate(sol, n_paths=500, seed=0, return_trajectory=True)
     assert np.isfinite(m["utility_sum"]) and m["solution"] == "leading-order-paper"
     before, after = _deviations(sol, traj)

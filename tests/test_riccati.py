@@ -8,8 +8,9 @@ import torch
 from scipy.integrate import solve_ivp
 
 from market_env import MarketConfig, MarketState, S0_control_variate, get_preset
-from solvers import RiccatiSolution, evaluate, simulate
+from market_env.reference import RiccatiSolution
 from market_env.reference.riccati import riccati_coefficients
+from market_env.solution import evaluate, simulate
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def test_quadratic10_numbers(truth):
     assert metrics["mu0"] == pytest.approx(0.21580, abs=1e-4)
     assert metrics["S0"] == pytest.approx(0.36108, abs=1e-4)
     assert metrics["clearing_error"] < 1e-10
-    # The truth's own time-discretisation error at K = 100 (MODEL.md §4, issue: ~1.8e-6).
+    # The truth's own time-discretisation error at K = 100 (MODEL.md §4, measured ~1.8e-6).
     assert 5e-7 < metrics["terminal_error"] < 5e-6
 
 

@@ -65,11 +65,7 @@ class BenchmarkChoice:
         """The same config with its benchmark declared failed (e.g. a non-finite rollout)."""
         from .frictionless import FrictionlessSolution
 
-        what = {
-            "riccati-discrete": "the discrete Riccati truth",
-            "riccati": "the Riccati truth",
-            "leading-order": "the leading order",
-        }.get(self.name, self.name)
+        what = _FAILED_WHAT.get(self.name, self.name)
         return BenchmarkChoice(
             name="none",
             solution=None,
@@ -82,6 +78,16 @@ class BenchmarkChoice:
         return {"name": self.name, "line": self.line, "exact": self.exact}
 
 
+#: How a failed benchmark is named in the user's line.
+_FAILED_WHAT = {
+    "riccati-discrete": "the discrete Riccati truth",
+    "riccati": "the Riccati truth",
+    "leading-order": "the leading order",
+}
+#: What the continuous-time Riccati benchmark is called in the user's line.
+_RICCATI_WHAT = "the continuous-time Riccati truth"
+
+
 def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
     """The benchmark of ``config`` by the rule of the module docstring."""
     from .discrete_riccati import MAX_AGENTS as DISCRETE_MAX_AGENTS
@@ -91,23 +97,9 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
     from .riccati import RiccatiSolution
 
     N, q = config.n_agents, config.cost_power
-    balanced = config.xi_balanced
-    if q == 2.0 and balanced and N <= DISCRETE_MAX_AGENTS:
-        name, build = "riccati-discrete", DiscreteRiccatiSolution
-        what = f"the exact equilibrium of this {config.n_steps}-step market"
-        why = "discrete Riccati, quadratic costs, Σξ = 0, MODEL.md §2, §4"
-    elif q == 2.0 and balanced:
-        name, build, what = "riccati", RiccatiSolution, "the continuous-time Riccati truth"
-        why = (
-            f"N = {N} > {DISCRETE_MAX_AGENTS}, too many for the discrete one; it differs from "
-            "this market's equilibrium by O(Δt), MODEL.md §4"
-        )
-    elif N == 2 and q < 2.0 and balanced:
-        name, build, what = "leading-order", LeadingOrderSolution, "the leading order"
-        why = "N = 2, q < 2: an expansion in small λ, MODEL.md §5, not an exact truth"
-    else:
+    if not config.xi_balanced or (q < 2.0 and N > 2):
         reasons = []
-        if not balanced:
+        if not config.xi_balanced:
             reasons.append(f"Σξ = {config.xi_sum:.3g} ≠ 0")
         if q < 2.0 and N > 2:
             reasons.append(f"N = {N} > 2 with q = {q:g} < 2")
@@ -118,19 +110,30 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
             line=f"no benchmark: no known equilibrium exists for this market "
             f"({', '.join(reasons)}); frictionless shown as a reference only — {CERTIFY_HINT}",
         )
-    if name == "riccati-discrete":
+    if q < 2.0:  # N = 2 (cost_power is in (1, 2])
+        name, build, what = "leading-order", LeadingOrderSolution, "the leading order"
+        why = "N = 2, q < 2: an expansion in small λ, MODEL.md §5, not an exact truth"
+    elif N > DISCRETE_MAX_AGENTS:
+        name, build, what = "riccati", RiccatiSolution, _RICCATI_WHAT
+        why = (
+            f"N = {N} > {DISCRETE_MAX_AGENTS}, too many for the discrete one; it differs from "
+            "this market's equilibrium by O(Δt), MODEL.md §4"
+        )
+    else:
         try:
-            solution = build(config)
+            solution = DiscreteRiccatiSolution(config)
         except ValueError as exc:  # unstable at this K: the continuous truth, said so
-            name, build, what = "riccati", RiccatiSolution, "the continuous-time Riccati truth"
+            name, build, what = "riccati", RiccatiSolution, _RICCATI_WHAT
             why = (
                 f"the {config.n_steps}-step market's own equilibrium is refused here: "
                 f"{str(exc).split(':')[0]}; it differs from the continuous one by O(Δt), "
                 "MODEL.md §4"
             )
         else:
+            what = f"the exact equilibrium of this {config.n_steps}-step market"
+            why = "discrete Riccati, quadratic costs, Σξ = 0, MODEL.md §2, §4"
             return BenchmarkChoice(
-                name=name,
+                name="riccati-discrete",
                 solution=solution,
                 reference=solution,
                 line=f"benchmark: {what} ({why})",
@@ -147,7 +150,7 @@ def choose_benchmark(config: MarketConfig) -> BenchmarkChoice:
         solution=solution,
         reference=solution,
         line=f"benchmark: {what} ({why})",
-        exact=name in ("riccati", "riccati-discrete"),
+        exact=name == "riccati",
     )
 
 

@@ -54,11 +54,10 @@ import torch
 from torch import Tensor
 
 from ..config import MarketConfig
-from ..price import ClearingDrift, PriceMechanism
+from ..solution import evaluate, register_solution
 from ..state import MarketState
-
-from ..solution import Solution, register_solution
 from .riccati import check_quadratic
+from .tabulated import TabulatedSolution
 
 __all__ = [
     "MAX_AGENTS",
@@ -162,7 +161,7 @@ def discrete_riccati_coefficients(config: MarketConfig) -> DiscreteRiccatiCoeffi
 
 
 @register_solution
-class DiscreteRiccatiSolution(Solution):
+class DiscreteRiccatiSolution(TabulatedSolution):
     """The exact equilibrium of the K-step quadratic-cost market (module docstring).
 
     Policy: ``φ̇_n,k = G_k (φ_1..φ_{N−1}, W_k, 1)`` for ``n < N`` and ``φ̇_N = −Σ_{n<N} φ̇_n``;
@@ -173,19 +172,16 @@ class DiscreteRiccatiSolution(Solution):
     """
 
     kind = "riccati-discrete"
+    coefficients: DiscreteRiccatiCoefficients
 
     def __init__(self, config: MarketConfig) -> None:
-        super().__init__(config)
-        self.coefficients = discrete_riccati_coefficients(config)
-        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+        super().__init__(config, discrete_riccati_coefficients(config))
         self._check_exact()
 
     def _check_exact(self, n_paths: int = 32) -> None:
         """Refuse the benchmark when rounding has broken it: its paths must meet ``S_K = 𝔖``
         to rounding in the size of the price moves (the backward pass is unstable where
         ``Δt`` is coarse, ``λ`` tiny and ``γ|ξ|`` large)."""
-        from ..solution import evaluate
-
         c = self.config
         metrics = evaluate(self, n_paths=n_paths, seed=0, dtype=torch.float64)
         scale = float(self.coefficients.sigma.max()) ** 2 * c.horizon + c.alpha**2 * c.horizon
@@ -197,28 +193,12 @@ class DiscreteRiccatiSolution(Solution):
                 "use more n_steps"
             )
 
-    @property
-    def S0(self) -> float:
-        return self.coefficients.S0
-
-    def _tables(self, like: Tensor) -> tuple[Tensor, Tensor]:
-        key = (like.device, like.dtype)
-        if key not in self._cache:
-            co = self.coefficients
-            self._cache[key] = tuple(  # type: ignore[assignment]
-                torch.as_tensor(np.ascontiguousarray(a), device=like.device, dtype=like.dtype)
-                for a in (co.sigma, co.gains)
-            )
-        return self._cache[key]
-
-    def price(self) -> PriceMechanism:
-        return ClearingDrift(volatility=self._sigma_of, S0=self.S0)
-
-    def _sigma_of(self, state: MarketState) -> Tensor:
-        return self._tables(state.W)[0][state.k]
+    def table_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``σ_k`` and the gains ``G_k``."""
+        return self.coefficients.sigma, self.coefficients.gains
 
     def policy(self, state: MarketState) -> Tensor:
-        gains = self._tables(state.W)[1][state.k]  # (N−1, N+1)
+        gains = self.tables(state.W)[1][state.k]  # (N−1, N+1)
         m = self.config.n_agents - 1
         head = state.phi[:, :m] @ gains[:, :m].T + state.W.unsqueeze(-1) * gains[:, m]
         head = head + gains[:, m + 1]

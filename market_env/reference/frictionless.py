@@ -6,9 +6,8 @@ from torch import Tensor
 
 from ..config import MarketConfig
 from ..price import PriceMechanism, frictionless_price
-from ..state import MarketState
-
 from ..solution import Solution, register_solution
+from ..state import MarketState
 
 __all__ = ["FrictionlessSolution"]
 

@@ -15,17 +15,18 @@ from torch import Tensor
 
 from ..config import MarketConfig
 from ..price import ClearingDrift, PriceMechanism
-from ..state import MarketState
-
 from ..solution import Solution, register_solution
+from ..state import MarketState
 from .leading_order_numerics import (
     Q_MIN,
     GProfile,
     LeadingOrderCoefficients,
+    boundary_constants,
     expected_sigma_squared_path,
     leading_order_coefficients,
     solve_g,
 )
+from .tabulated import TableCache, s0_from_sigma_squared, start_targets, tensor_tables
 
 __all__ = ["LeadingOrderSolution", "TorchGProfile"]
 
@@ -45,18 +46,11 @@ class TorchGProfile:
         x = np.linspace(0.0, profile.x_max, n_nodes)
         self.h = float(x[1] - x[0])
         self._np = (profile.g(x), profile.dg(x), profile.d2g(x))
-        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor, Tensor]] = {}
-        q = profile.q
-        self._far_scale = q * (q - 1.0) ** ((1.0 - q) / q)
-        self._far_power = 2.0 * (q - 1.0) / q
+        self._cache: TableCache = {}
+        self._far_scale, self._far_power = boundary_constants(profile.q)
 
-    def _tables(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        key = (like.device, like.dtype)
-        if key not in self._cache:
-            self._cache[key] = tuple(
-                torch.as_tensor(a, dtype=like.dtype, device=like.device) for a in self._np
-            )
-        return self._cache[key]
+    def _tables(self, like: Tensor) -> tuple[Tensor, ...]:
+        return tensor_tables(self._cache, like, lambda: self._np)
 
     def _hermite(self, x: Tensor, f: Tensor, df: Tensor) -> Tensor:
         """Cubic Hermite interpolation of ``(f, f')`` tables at ``0 ≤ x ≤ x_max``."""
@@ -91,8 +85,7 @@ def _check_two_agent(config: MarketConfig) -> None:
             f"the leading-order benchmark is for N = 2 agents, got N = {config.n_agents} "
             "(use a neural solver, or the frictionless benchmark)"
         )
-    xi1, xi2 = config.xi
-    if abs(xi1 + xi2) > 1e-12 * max(1.0, abs(xi1)) or xi1 == 0.0:
+    if not config.xi_balanced or config.xi[0] == 0.0:
         raise ValueError(
             f"the leading-order benchmark needs xi = (ξ, −ξ) with ξ != 0, got xi = {config.xi}"
         )
@@ -170,9 +163,9 @@ class LeadingOrderSolution(Solution):
                 co, self.profile, c.alpha, c.xi[0], c.n_steps, c.dt
             )
             sigma2_sum = float(np.sum(sigma2))
-        self._S0 = c.beta * c.horizon - c.gamma_bar * c.supply * sigma2_sum * c.dt
+        self._S0 = s0_from_sigma_squared(c, sigma2_sum)
         _check_finite("sigma0 and S0", (self.sigma0, self._S0), c)
-        self._target0 = c.supply * c.gamma_bar / c.gamma[0]
+        self._target0 = start_targets(c)[0]
         self._rate_power = 1.0 / (c.cost_power - 1.0)
         self._g_divisor = 1.0 if self.paper_variant else c.cost_power
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,10 +32,9 @@ from scipy.integrate import solve_ivp
 from torch import Tensor
 
 from ..config import MarketConfig
-from ..price import ClearingDrift, PriceMechanism
+from ..solution import register_solution
 from ..state import MarketState
-
-from ..solution import Solution, register_solution
+from .tabulated import TabulatedSolution, s0_from_sigma_squared, start_targets
 
 __all__ = ["MAX_AGENTS", "RiccatiCoefficients", "riccati_coefficients", "RiccatiSolution"]
 
@@ -209,7 +209,7 @@ def riccati_coefficients(config: MarketConfig, rtol: float = 1e-12) -> RiccatiCo
     sigma = alpha + z @ omega
     rates = rho * u
     h_modes = rho * z  # V⁻¹H/λ = √(λd/N) z / λ = ρ z
-    S0 = config.beta * T - config.gamma_bar * config.supply * float(np.sum(sigma**2)) * dt
+    S0 = s0_from_sigma_squared(config, float(np.sum(sigma**2)))
     if not (np.isfinite(Y).all() and np.isfinite(sigma).all() and math.isfinite(S0)):
         raise ValueError(
             f"the Riccati benchmark is not finite at {where} (its coefficients or "
@@ -254,7 +254,7 @@ def _sup_rate(sol: object, rho: np.ndarray, m: int, T: float, r_grid: float) -> 
 
 
 @register_solution
-class RiccatiSolution(Solution):
+class RiccatiSolution(TabulatedSolution):
     """The quadratic-cost equilibrium of MODEL.md §4 (any N ≥ 2 with Σξ = 0).
 
     Policy for ``n < N``: ``φ̇_n = −(1/λ)[Σ_m F_nm (φ_m − sγ̄/γ_m) + H_n W]``, and
@@ -265,45 +265,20 @@ class RiccatiSolution(Solution):
     """
 
     kind = "riccati"
+    coefficients: RiccatiCoefficients
 
     def __init__(self, config: MarketConfig) -> None:
-        super().__init__(config)
-        self.coefficients = riccati_coefficients(config)
-        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, ...]] = {}
+        super().__init__(config, riccati_coefficients(config))
 
-    @property
-    def S0(self) -> float:
-        return self.coefficients.S0
-
-    def _tables(self, like: Tensor) -> tuple[Tensor, ...]:
+    def table_arrays(self) -> tuple[Any, ...]:
         """``σ_k``, ``V⁻ᵀ``, ``rates_k``, ``Vᵀ``, ``H_k/λ`` and the targets ``sγ̄/γ_m``."""
-        key = (like.device, like.dtype)
-        if key not in self._cache:
-            c, co = self.config, self.coefficients
-            m = c.n_agents - 1
-            target = [c.supply * c.gamma_bar / g for g in c.gamma[:m]]
-            arrays = (
-                co.sigma,
-                co.modes_inv.T,
-                co.rates,
-                co.modes.T,
-                co.h_modes @ co.modes.T,
-                target,
-            )
-            self._cache[key] = tuple(
-                torch.as_tensor(np.ascontiguousarray(x), device=like.device, dtype=like.dtype)
-                for x in arrays
-            )
-        return self._cache[key]
-
-    def price(self) -> PriceMechanism:
-        return ClearingDrift(volatility=self._sigma_of, S0=self.S0)
-
-    def _sigma_of(self, state: MarketState) -> Tensor:
-        return self._tables(state.W)[0][state.k]
+        co = self.coefficients
+        m = self.config.n_agents - 1
+        target = list(start_targets(self.config)[:m])
+        return (co.sigma, co.modes_inv.T, co.rates, co.modes.T, co.h_modes @ co.modes.T, target)
 
     def policy(self, state: MarketState) -> Tensor:
-        _, V_inv_T, rates, V_T, H_over_lam, target = self._tables(state.W)
+        _, V_inv_T, rates, V_T, H_over_lam, target = self.tables(state.W)
         k = state.k
         deviation = state.phi[:, :-1] - target
         # (F/λ)·deviation = V diag(r) V⁻¹ deviation, row-wise

@@ -4,6 +4,7 @@ into place, then the folder is ``fsync``-ed."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -11,6 +12,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,18 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
+@contextlib.contextmanager
+def removed_on_failure(tmp: Path) -> Iterator[None]:
+    """Remove the temporary file ``tmp`` if the block fails (whatever the reason, a kill
+    included), then re-raise; the block itself renames ``tmp`` into place on success."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, flushed and
     ``fsync``-ed, then :func:`os.replace` onto ``path`` and the folder ``fsync``-ed. A reader
@@ -82,18 +96,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = temp_name(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)
-    try:
+    with removed_on_failure(tmp):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     fsync_dir(path.parent)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..jsonio import read_json_file, short_path, short_repr
+from ..jsonio import read_bounded, read_json_file, short_path, short_repr
 from .files import (
     MAX_SPEC_BYTES,
     MEMBER_FILES,
@@ -31,29 +30,6 @@ from .files import (
 # ----- reading -------------------------------------------------------------------------------
 class RunIncompleteError(ValueError):
     """A file ``solution.json`` names is missing or does not match its manifest entry."""
-
-
-def read_bytes(path: Path, label: str, max_bytes: int) -> bytes:
-    """The bytes of the regular file ``path``, at most ``max_bytes`` (one-line errors)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ValueError(f"cannot read {label}: {exc.strerror or exc}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"cannot read {label}: it is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise ValueError(f"cannot read {label}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise ValueError(f"{label} is larger than the limit of {max_bytes} bytes")
-    return data
 
 
 @dataclass
@@ -99,7 +75,7 @@ class SavedRun:
                 return None
             label = f"{name} in {short_path(self.directory)}"
             try:
-                return read_bytes(path, label, max_bytes)
+                return read_bounded(path, label, max_bytes, raise_missing=True)
             except FileNotFoundError:  # a dangling link, or removed meanwhile
                 raise ValueError(f"cannot read {label}: no such file") from None
         entry = self.files.get(name)
@@ -113,7 +89,7 @@ class SavedRun:
                 f"limit of {max_bytes}"
             )
         try:
-            data = read_bytes(self.directory / stored, shown, max_bytes)
+            data = read_bounded(self.directory / stored, shown, max_bytes, raise_missing=True)
         except FileNotFoundError:
             raise self.incomplete(f"{shown} is missing") from None
         if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -123,7 +99,7 @@ class SavedRun:
     def changed(self) -> bool:
         """Whether ``solution.json`` on disk is no longer the one read (a save ran)."""
         try:
-            return read_bytes(self.directory / SPEC_FILE, SPEC_FILE, MAX_SPEC_BYTES) != self.raw
+            return read_bounded(self.directory / SPEC_FILE, SPEC_FILE, MAX_SPEC_BYTES) != self.raw
         except (OSError, ValueError):
             return True
 
@@ -145,7 +121,7 @@ def read_spec(directory: str | os.PathLike[str]) -> SavedRun:
             )
         raise ValueError(f"{short_path(path)} holds no saved solution ({SPEC_FILE} missing)")
     label = f"solution spec {short_path(spec_path)}"
-    raw = read_bytes(spec_path, label, MAX_SPEC_BYTES)
+    raw = read_bounded(spec_path, label, MAX_SPEC_BYTES, raise_missing=True)
     spec = read_json_file(spec_path, what="solution spec", max_bytes=MAX_SPEC_BYTES)
     if not isinstance(spec, dict):
         raise ValueError(f"{label} must be a JSON object, got {type_name(spec)}")

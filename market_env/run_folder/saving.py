@@ -23,6 +23,7 @@ from .files import (
     json_bytes,
     list_names,
     remove_file,
+    removed_on_failure,
     staged_name,
     temp_name,
 )
@@ -52,14 +53,8 @@ def _place(src: Path, dst: Path, data: bytes) -> None:
     except OSError:
         atomic_write_bytes(dst, data)
         return
-    try:
+    with removed_on_failure(tmp):
         os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
     fsync_dir(dst.parent)
 
 
