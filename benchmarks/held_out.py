@@ -171,7 +171,7 @@ def report() -> str:
         "",
         "Default Reinforced-GAN schedule (6 rounds, seed 0, one thread), 3000 common evaluation "
         "paths, against the exact equilibrium of the K-step market (discrete Riccati, "
-        "`solvers/analytic/discrete_riccati.py`); `K` is `n_steps`. The last column but one "
+        "`market_env/reference/discrete_riccati.py`); `K` is `n_steps`. The last column but one "
         "is the continuous-time Riccati S_0 (MODEL.md §4), which the K-step market's "
         "equilibrium approaches at rate Δt.",
         "",

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from provenance import describe, run_meta  # noqa: E402
 
 from market_env import get_preset  # noqa: E402
-from solvers.analytic import RiccatiSolution  # noqa: E402
-from solvers.base import simulate  # noqa: E402
+from market_env.reference import RiccatiSolution  # noqa: E402
+from market_env.solution import simulate  # noqa: E402
 from solvers.neural import GANSchedule, ReinforcedGAN, default_schedule  # noqa: E402
 from solvers.neural.training import simulate_pool  # noqa: E402
 

@@ -67,7 +67,7 @@ def plot_comparison(
     """Write ``rates.png``, ``holdings.png``, ``sigma.png``, ``mu.png`` under ``out_dir``.
 
     ``traj`` and ``reference`` must be rolled out on the same noise
-    (:func:`solvers.base.simulate` with the same seed). ``agents``: which agents' rates
+    (:func:`market_env.solution.simulate` with the same seed). ``agents``: which agents' rates
     and holdings to draw (default :func:`agents_to_draw`). Returns the written paths.
     """
     N = traj.phi.shape[-1]

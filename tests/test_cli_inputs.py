@@ -13,9 +13,9 @@ import socket
 import pytest
 import torch
 
+from market_env.run_folder import LOCK_FILE
 from solvers.cli import main
 from solvers.neural import GANSchedule, ReinforcedGAN
-from market_env.run_folder import LOCK_FILE
 
 # A tiny, fast schedule for solves whose training is not what is tested.
 TINY_ARGS = [

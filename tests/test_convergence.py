@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from market_env import MarketConfig, get_preset
-from solvers.analytic import FrictionlessSolution
-from solvers.benchmark import choose_benchmark
+from market_env.reference import FrictionlessSolution
+from market_env.reference.benchmark import choose_benchmark
 from solvers.neural import SCHEDULES, GANSchedule, ReinforcedGAN, compare, make_trainer
 from solvers.neural.convergence import ConvergenceTolerances, convergence_verdict
 from solvers.threads import resolve_threads, torch_threads

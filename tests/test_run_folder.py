@@ -14,9 +14,6 @@ import pytest
 import torch
 
 from market_env import MarketConfig
-from solvers import evaluate, load_solution
-from solvers.cli import main
-from solvers.neural import GANSchedule, ReinforcedGAN
 from market_env.run_folder import (
     LOCK_FILE,
     RunLock,
@@ -26,6 +23,9 @@ from market_env.run_folder import (
     check_writable,
     clear_stale,
 )
+from solvers import evaluate, load_solution
+from solvers.cli import main
+from solvers.neural import GANSchedule, ReinforcedGAN
 
 SMALL = MarketConfig(
     gamma=(1.0, 2.0), xi=(2.0, -2.0), lam=0.1, cost_power=2.0, horizon=0.5, n_steps=10

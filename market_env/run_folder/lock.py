@@ -96,7 +96,7 @@ class RunLock:
     (killed, crashed) on this host is stale and taken over (renamed away, checked, removed);
     one from another host is respected, since its process cannot be checked. The lock is
     re-entrant in the thread that holds it (``solve`` locks the folder, and the
-    :meth:`~solvers.base.Solution.save` it calls locks it again). Use as a context manager.
+    :meth:`~market_env.solution.Solution.save` it calls locks it again). Use as a context manager.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:

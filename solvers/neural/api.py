@@ -1,6 +1,6 @@
 """One entry point for the neural solvers: :func:`solve` trains, saves the run folder,
 then evaluates against the benchmark of the config (Riccati truth or leading order, MODEL.md
-§4–§5, or none: :mod:`solvers.benchmark`)."""
+§4–§5, or none: :mod:`market_env.reference.benchmark`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import torch
 
 from market_env import MarketConfig, compute_metrics, path_errors
 from market_env.jsonio import short_path, short_repr
+from market_env.reference.benchmark import BenchmarkChoice, choose_benchmark, finite_metrics
 from market_env.solution import Solution, evaluate, simulate
 
-from ..benchmark import BenchmarkChoice, choose_benchmark, finite_metrics
 from .model import SOLVERS
 from .net_options import (
     ACTIVATION_NAMES,
@@ -57,8 +57,8 @@ EVALUATION_FILE = "evaluation.json"
 
 def benchmark_for(config: MarketConfig) -> tuple[str, Solution]:
     """``(name, solution)`` of the reference :func:`compare` uses by default: the benchmark of
-    :func:`solvers.benchmark.choose_benchmark`, else the frictionless equilibrium under the
-    name ``"frictionless (reference)"``."""
+    :func:`market_env.reference.benchmark.choose_benchmark`, else the frictionless equilibrium
+    under the name ``"frictionless (reference)"``."""
     choice = choose_benchmark(config)
     return choice.reference_label, choice.reference
 
@@ -87,10 +87,10 @@ def compare(
 ) -> Comparison:
     """Evaluate ``solution`` and ``benchmark`` on the same seeded paths (MODEL.md §2).
 
-    ``benchmark=None`` takes the config's benchmark (:func:`solvers.benchmark.
+    ``benchmark=None`` takes the config's benchmark (:func:`market_env.reference.benchmark.
     choose_benchmark`; where none exists the frictionless equilibrium is compared with as a
     labelled reference and ``benchmark_line`` says so). Returns a :class:`Comparison`: the
-    keys of :func:`solvers.base.evaluate` for the solution, plus ``sigma_path_rel_err``,
+    keys of :func:`market_env.solution.evaluate` for the solution, plus ``sigma_path_rel_err``,
     ``mu_path_rel_err``, ``rate_path_rel_err`` (relative L2 errors against the benchmark's
     paths on the same noise), ``benchmark`` (its name), ``benchmark_line``,
     ``benchmark_exists`` and ``benchmark_metrics``. A benchmark whose rollout is not finite
@@ -275,7 +275,7 @@ def solve(
     a failing benchmark costs one line (``benchmark_line``), not the run.
 
     Returns the comparison of :func:`compare` (or, when the benchmark failed, the metrics of
-    :func:`solvers.base.evaluate`) plus ``verdict`` (:mod:`solvers.neural.convergence`),
+    :func:`market_env.solution.evaluate`) plus ``verdict`` (:mod:`solvers.neural.convergence`),
     ``converged``, ``stop_reason``, ``train_seconds``, ``solver``, ``rounds_done``, ``out``;
     an interrupted solve (SIGINT/SIGTERM) is saved and returned unevaluated. Raises
     :class:`~solvers.neural.training.TrainingDivergedError` on NaN/explosion (the folder then

@@ -1,5 +1,5 @@
 """The learned equilibrium: trading-rate networks (generator) and price networks
-(discriminator: ``σ``, ``μ`` and ``S_0``) as one :class:`~solvers.base.Solution`
+(discriminator: ``σ``, ``μ`` and ``S_0``) as one :class:`~market_env.solution.Solution`
 (MODEL.md §8, DESIGN.md).
 
 Every network sees the same features of the Markov state ``(φ_t, W_t, t)``:
@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from market_env import BatchedMarket, MarketConfig, MarketState, clearing_drift
+from market_env.solution import Solution, register_solution
 
-from ..base import Solution, register_solution
 from .net_options import NetOptions, resolve_net_options
 from .networks import StackedMLP
 

@@ -1,4 +1,4 @@
-"""The independent learners' result as a :class:`~solvers.base.Solution` (kind
+"""The independent learners' result as a :class:`~market_env.solution.Solution` (kind
 ``"sb3-learners"``): the trained SB3 policy networks, played deterministically on the
 market's own observations (MODEL.md §2), batched over paths.
 
@@ -79,7 +79,7 @@ def market_spaces(config: MarketConfig) -> tuple[spaces.Box, spaces.Box]:
 @register_solution
 class LearnerSolution(Solution):
     """Traders (and possibly a market agent) trained by Stable-Baselines3, as a
-    :class:`~solvers.base.Solution` (module docstring; MODEL.md §1–§2).
+    :class:`~market_env.solution.Solution` (module docstring; MODEL.md §1–§2).
 
     Build it with :func:`solvers.rl.train_learners`; :func:`solvers.load_solution`
     restores it.
