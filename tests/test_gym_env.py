@@ -1,4 +1,4 @@
-"""Gymnasium single-agent env and VectorEnv (issue 3)."""
+"""Gymnasium single-agent env and VectorEnv (DESIGN.md)."""
 
 import warnings
 

@@ -1,4 +1,4 @@
-"""PettingZoo ParallelEnv view of the market (issue 3)."""
+"""PettingZoo ParallelEnv view of the market (DESIGN.md)."""
 
 import warnings
 
