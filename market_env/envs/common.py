@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..market import StepResult
+from .options import RENDER_MODES
 
 __all__ = [
     "MARKET_AGENT",
@@ -18,7 +19,6 @@ __all__ = [
     "SHARED",
     "action_to_array",
     "check_can_step",
-    "check_render_mode",
     "render",
     "render_rgb",
     "render_text",
@@ -31,8 +31,6 @@ __all__ = [
 MARKET_AGENT = "market"
 #: ``agent=SHARED``: every trader of every path is a sub-environment (parameter sharing).
 SHARED = "shared"
-#: The render modes of the interfaces (the batched ones draw path 0, ``"rgb_array"`` only).
-RENDER_MODES = ("human", "rgb_array")
 
 
 # ----- agents ---------------------------------------------------------------------------------
@@ -101,12 +99,6 @@ def step_info(res: StepResult, path: int = 0) -> dict[str, Any]:
 
 
 # ----- rendering -------------------------------------------------------------------------------
-def check_render_mode(render_mode: Any, allowed: tuple[str, ...] = RENDER_MODES) -> None:
-    """``ValueError`` unless ``render_mode`` is ``None`` or one of ``allowed``."""
-    if render_mode is not None and render_mode not in allowed:
-        raise ValueError(f"render_mode must be None or one of {list(allowed)}, got {render_mode!r}")
-
-
 def render(view: Any, render_mode: str | None) -> np.ndarray | None:
     """Dispatch ``render()``: ``None`` → nothing; ``"rgb_array"`` → :func:`render_rgb` of the
     view's history; ``"human"`` → prints :func:`render_text`."""

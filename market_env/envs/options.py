@@ -29,6 +29,7 @@ __all__ = [
     "DTYPES",
     "INTERFACE_OPTIONS",
     "INTERFACES",
+    "RENDER_MODES",
     "EnvOptions",
     "option_names",
     "resolve",
@@ -49,9 +50,11 @@ INTERFACE_OPTIONS: dict[str, tuple[str, ...]] = {
     "vector": (*_COMMON, "agent", "others", "market_maker", "autoreset_mode", "render_mode"),
     "sb3": (*_COMMON, "agent", "others", "market_maker", "render_mode"),
 }
+#: The render modes of the single-path interfaces (the batched ones draw path 0, as an image).
+RENDER_MODES = ("human", "rgb_array")
 _RENDER_MODES = {
-    "parallel": ("human", "rgb_array"),
-    "gym": ("human", "rgb_array"),
+    "parallel": RENDER_MODES,
+    "gym": RENDER_MODES,
     "vector": ("rgb_array",),
     "sb3": ("rgb_array",),
 }
@@ -125,7 +128,7 @@ class EnvOptions:
                 f"autoreset_mode must be one of {list(AUTORESET_MODES)}, "
                 f"got {self.autoreset_mode!r}"
             )
-        if self.render_mode is not None and self.render_mode not in ("human", "rgb_array"):
+        if self.render_mode is not None and self.render_mode not in RENDER_MODES:
             raise ValueError(
                 f"render_mode must be None, 'rgb_array' or 'human', got {self.render_mode!r}"
             )
