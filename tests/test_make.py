@@ -86,7 +86,11 @@ def test_unknown_interface_and_option_list_what_is_allowed():
     "option, value, message",
     [
         ("dtype", "float16", r"dtype must be one of \['float32', 'float64'\]"),
-        ("clearing", "magic", r"clearing must be one of \['project', 'residual', 'none'\]"),
+        (
+            "clearing",
+            "magic",
+            r"clearing must be one of \['none', 'project', 'residual'\], got 'magic'",
+        ),
         ("max_rate", -1.0, "max_rate must be None or a finite number > 0, got -1.0"),
         ("clip_actions", "yes", "clip_actions must be True or False"),
         ("seed", -2, "seed must be None or an integer >= 0, got -2"),

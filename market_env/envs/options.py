@@ -14,7 +14,8 @@ Defaults, and why:
   the best known equilibrium), ``"clearing"`` when every trader learns (PettingZoo,
   ``agent="shared"``) or the market maker learns (``agent="market"``).
 
-Nothing here imports torch: a torch dtype is accepted and stored by name.
+Importing this module loads no torch (a torch dtype is accepted and stored by name), so
+:func:`market_env.make`'s documentation reads without it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ __all__ = [
     "INTERFACES",
     "RENDER_MODES",
     "EnvOptions",
-    "option_names",
     "resolve",
 ]
 
@@ -105,10 +105,9 @@ class EnvOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dtype", _dtype_name(self.dtype))
-        if self.clearing not in ("project", "residual", "none"):
-            raise ValueError(
-                f"clearing must be one of ['project', 'residual', 'none'], got {self.clearing!r}"
-            )
+        from ..clearing import get_clearing_rule  # raises naming the allowed rules
+
+        get_clearing_rule(self.clearing)
         m = self.max_rate
         if m is not None and not (
             isinstance(m, numbers.Real) and not isinstance(m, bool) and math.isfinite(m) and m > 0
@@ -178,11 +177,6 @@ def _dtype_name(dtype: Any) -> str:
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)} (or the torch dtype), got {dtype!r}")
     return name
-
-
-def option_names() -> list[str]:
-    """Every option's name, in declaration order."""
-    return [f.name for f in fields(EnvOptions)]
 
 
 def resolve(interface: str, options: EnvOptions | None = None, **kwargs: Any) -> EnvOptions:
