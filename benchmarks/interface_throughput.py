@@ -1,4 +1,4 @@
-"""Agent-steps per second of the RL interfaces against the raw simulator (issue 3).
+"""Agent-steps per second of the RL interfaces against the raw simulator.
 
 Measured in one run, on one thread by default (the 2-core CPU is shared), for N = 10
 (``quadratic-10``):

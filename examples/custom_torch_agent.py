@@ -64,7 +64,7 @@ def main() -> None:
         print(f"{name:14s} utility_sum = {metrics['utility_sum']:.4f}")
 
     # the same agent in the PettingZoo env: same utilities as evaluate on the same seed
-    env = parallel_env(config=config, price=truth)
+    env = parallel_env(config=config, price=truth, dtype="float64")
     obs, _ = env.reset(seed=5)
     total = np.zeros(config.n_agents)
     with torch.no_grad():

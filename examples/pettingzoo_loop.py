@@ -34,10 +34,11 @@ def main() -> None:
     utility, _ = play(env, lambda agent, obs: env.action_space(agent).sample(), seed=0)
     print("random traders, summed utility:", round(sum(utility.values()), 2))
 
-    # 2. the exact equilibrium (MODEL.md §4), each trader acting on its own observation
+    # 2. the exact equilibrium (MODEL.md §4), each trader acting on its own observation; in
+    # float64, as evaluate() simulates the truth (the default dtype of the envs is float32)
     truth = RiccatiSolution(env.config)
     policy = market_env.solution_agent_policy(truth)
-    env = market_env.parallel_env(preset="quadratic-10", price=truth)
+    env = market_env.make("quadratic-10", "parallel", price=truth, dtype="float64")
 
     def equilibrium(agent, obs):
         return policy(torch.as_tensor(obs[agent])).reshape(1).numpy()

@@ -1,4 +1,5 @@
-"""All traders at once: a parameter-shared SB3 PPO on the batched VecEnv adapter.
+"""All traders at once: a parameter-shared SB3 PPO on the batched VecEnv adapter
+(``market_env.make(..., "sb3")``, i.e. ``MarketSB3VecEnv``).
 
 B paths × N traders are B·N sub-environments of one ``BatchedMarket`` (no Python loop per
 path). The learned policy is then judged by ``solvers.evaluate`` like any solver, through
@@ -16,7 +17,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
-from market_env import MarketSB3VecEnv, get_preset, sb3_agent_policy
+import market_env
+from market_env import get_preset, sb3_agent_policy
 from solvers import FrictionlessSolution, PolicySolution, evaluate
 
 torch.set_num_threads(1)
@@ -29,9 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     config = get_preset("power-2")
-    venv = VecMonitor(
-        MarketSB3VecEnv(num_envs=args.paths * config.n_agents, config=config, agent="shared")
-    )
+    # B paths, B×N sub-environments: one parameter-shared policy for all traders
+    venv = VecMonitor(market_env.make(config, "sb3", num_paths=args.paths, agent="shared"))
     # one episode (K = 100 steps) per rollout, five mini-batches per epoch
     batch_size = 20 * venv.num_envs
     model = PPO("MlpPolicy", venv, n_steps=100, batch_size=batch_size, seed=0, device="cpu")

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from .clearing import get_clearing_rule
 from .config import MarketConfig
+from .cost import TradingCost
 from .jsonio import short_repr
 from .price import ClearingDrift, PriceMechanism
 from .state import MarketState
@@ -75,7 +76,11 @@ class BatchedMarket:
         S_{k+1} = S_k + μ_k Δt + σ_k ΔW_k,  φ_{k+1} = φ_k + φ̇_k Δt,  W_{k+1} = W_k + ΔW_k
 
     Every operation is out of place, so a whole rollout is differentiable with respect to
-    the rates and the price inputs. Only time is looped over, by the caller.
+    the rates and the price inputs. Only time is looped over, by the caller. The market is
+    assembled from small components: the price mechanism (:mod:`market_env.price`), the
+    clearing rule (:mod:`market_env.clearing`) and the cost term (:attr:`cost`, a
+    :class:`~market_env.cost.TradingCost`); the market maker's decoding and reward are in
+    :mod:`market_env.market_maker`.
 
     Args:
         config: the market parameters.
@@ -148,8 +153,8 @@ class BatchedMarket:
         self.xi = torch.tensor(config.xi, dtype=dtype, device=self.device)
         self.phi0 = torch.tensor(config.phi0, dtype=dtype, device=self.device)
         self._half_gamma_dt = self.gamma * (0.5 * self.dt)
-        self._half_lam_dt = 0.5 * config.lam * self.dt
-        self._quadratic = config.cost_power == 2.0
+        #: the trading-cost component ``(λΔt/2)|φ̇|^q`` (:class:`~market_env.cost.TradingCost`)
+        self.cost = TradingCost.from_config(config)
         self._mean_weights = torch.full(
             (self.n_agents,), 1.0 / self.n_agents, dtype=dtype, device=self.device
         )
@@ -327,10 +332,7 @@ class BatchedMarket:
         reward = torch.addcmul(
             phi * mu_dt.unsqueeze(-1), exposure * self._half_gamma_dt, exposure, value=-1.0
         )
-        if self._quadratic:
-            reward = torch.addcmul(reward, fills, fills, value=-self._half_lam_dt)
-        else:
-            reward = reward - self._half_lam_dt * fills.abs().pow(self.config.cost_power)
+        reward = self.cost.subtract_from(reward, fills)
         dW = self.noise[:, k]
         next_state = MarketState(
             k=k + 1,

@@ -1,4 +1,4 @@
-"""The custom-agent policy protocol: torch callables obs -> rates (issue 3)."""
+"""The custom-agent policy protocol: torch callables obs -> rates (DESIGN.md)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The examples of issue 3 run (with tiny settings)."""
+"""The examples run (with tiny settings)."""
 
 import runpy
 import sys

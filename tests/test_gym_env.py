@@ -1,4 +1,4 @@
-"""Gymnasium single-agent env and VectorEnv (issue 3)."""
+"""Gymnasium single-agent env and VectorEnv (DESIGN.md)."""
 
 import warnings
 
@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import market_env
 from market_env import ENV_ID, MarketVectorEnv, get_preset, solution_agent_policy
-from market_env.gym_env import FrictionalMarketEnv
+from market_env.envs.gym import FrictionalMarketEnv
 from solvers import RiccatiSolution, evaluate
 
 
@@ -23,7 +23,7 @@ def test_registered_on_import():
     assert ENV_ID == "market_env/FrictionalMarket-v0"
     assert ENV_ID in gymnasium.registry
     spec = gymnasium.spec(ENV_ID)
-    assert spec.vector_entry_point == "market_env.vector_env:MarketVectorEnv"
+    assert spec.vector_entry_point == "market_env.envs.vector:MarketVectorEnv"
     market_env.register_envs()  # idempotent
 
 
@@ -66,7 +66,9 @@ def test_default_others_are_the_equilibrium(riccati):
 
 @pytest.mark.parametrize("agent", [0, "trader_6"])
 def test_equilibrium_through_gym_matches_evaluate(riccati, agent):
-    env = gymnasium.make(ENV_ID, preset="quadratic-10", agent=agent, others=riccati)
+    env = gymnasium.make(
+        ENV_ID, preset="quadratic-10", agent=agent, others=riccati, dtype="float64"
+    )
     n = env.unwrapped.agent
     policy = solution_agent_policy(riccati)
     obs, _ = env.reset(seed=4)

@@ -1,4 +1,4 @@
-"""PettingZoo ParallelEnv view of the market (issue 3)."""
+"""PettingZoo ParallelEnv view of the market (DESIGN.md)."""
 
 import warnings
 
@@ -67,7 +67,7 @@ def _play(env, policy, seed):
 
 @pytest.mark.parametrize("seed", [3, 17])
 def test_equilibrium_through_pettingzoo_matches_evaluate(riccati, seed):
-    env = parallel_env(preset="quadratic-10", price=riccati)
+    env = parallel_env(preset="quadratic-10", price=riccati, dtype="float64")
     total, S, mu, sigma = _play(env, solution_agent_policy(riccati), seed)
     metrics, traj = evaluate(riccati, n_paths=1, seed=seed, return_trajectory=True)
     # observations are float32, so rates agree to ~1e-7 relative
@@ -81,7 +81,7 @@ def test_equilibrium_price_by_name_power2():
     from market_env import equilibrium_solution
 
     sol = equilibrium_solution(get_preset("power-2"))
-    env = parallel_env(preset="power-2", price="equilibrium")
+    env = parallel_env(preset="power-2", price="equilibrium", dtype="float64")
     total, S, _, _ = _play(env, solution_agent_policy(sol), 5)
     metrics, traj = evaluate(sol, n_paths=1, seed=5, return_trajectory=True)
     np.testing.assert_allclose(total, metrics["utility_per_agent"], rtol=1e-5, atol=1e-7)

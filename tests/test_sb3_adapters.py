@@ -1,4 +1,4 @@
-"""Stable-Baselines3 VecEnv adapter (issue 3)."""
+"""Stable-Baselines3 VecEnv adapter (DESIGN.md)."""
 
 import gymnasium
 import numpy as np

@@ -1,13 +1,15 @@
-"""What the Stable-Baselines3 learners of :mod:`solvers.rl.learners` see: fixed scalings of
-the market's observations, actions and rewards, the market agent's ``VecEnv`` and its price.
+"""What the Stable-Baselines3 learners of :mod:`solvers.rl` see: fixed scalings of the
+market's observations, actions and rewards, and the trader and market-maker environments.
 
-Nothing here simulates. Trader environments are :class:`market_env.MarketSB3VecEnv` (the
-one batched market) under :class:`ScaledTraderVecEnv`, a thin wrapper that only rescales;
-the market agent's environment, :class:`MarketAgentVecEnv`, drives the existing
-:class:`market_env.MarketView` (``price=None``: the market-maker agent of DESIGN.md), whose
-``step`` calls :meth:`market_env.BatchedMarket.step`. Rewards are the market's own
-(``r_n,k`` of MODEL.md §2 for traders; ``−w_clear·imbalance²/K − w_terminal·|S_K − 𝔖|²`` for
-the market agent, :class:`market_env.MarketMakerSpec`), multiplied by a positive constant.
+Nothing here simulates and no SB3 ``VecEnv`` boilerplate is repeated: both environments are
+:class:`market_env.MarketSB3VecEnv` (over the one batched ``MarketVectorEnv`` and its
+``MarketView``) with the scalings as its observation/action/reward maps.
+:class:`ScaledTraderVecEnv` is the traders' (``agent=n`` or ``"shared"``),
+:class:`MarketAgentVecEnv` the market maker's (``agent="market"``: its decoding, ``S_0`` at
+``k = 0`` and reward are :class:`market_env.MarketMaker`'s, as in every environment). Rewards
+are the market's own (``r_n,k`` of MODEL.md §2 for traders; ``−w_clear·imbalance²/K −
+w_terminal·|S_K − 𝔖|²`` for the market maker, :mod:`market_env.market_maker`), multiplied by a
+positive constant.
 
 Scalings (:class:`RLScaling`, all fixed functions of the config, so a saved learner needs no
 running statistics):
@@ -28,20 +30,23 @@ running statistics):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import gymnasium
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 from torch import Tensor
 
-from market_env import MarketConfig, MarketMakerSpec, MarketState, MarketView
-from market_env.observation import market_observation, observation_size
+from market_env import (
+    MarketConfig,
+    MarketMakerPrice,
+    MarketMakerSpec,
+    MarketSB3VecEnv,
+    MarketVectorEnv,
+)
+from market_env.observation import market_observation_size, observation_size
 
 __all__ = [
     "RLScaling",
@@ -50,6 +55,7 @@ __all__ = [
     "TraderActor",
     "MarketActor",
     "MarketAgentPrice",
+    "check_observation_length",
 ]
 
 
@@ -135,10 +141,6 @@ class RLScaling:
         )
 
 
-def _box(n: int, bound: float) -> spaces.Box:
-    return spaces.Box(-bound, bound, shape=(n,), dtype=np.float32)
-
-
 # ----- actors: SB3 policy networks as torch callables in the market's units -------------------
 class TraderActor:
     """A trader's deterministic SB3 policy as an agent policy (:data:`market_env.AgentPolicy`):
@@ -167,31 +169,25 @@ class TraderActor:
 
 class MarketActor:
     """The market agent's deterministic SB3 policy: raw market observations ``(B, N+3)`` to
-    raw actions ``(B, 3) = (μ, u, S_0)``, clipped to the bounds of ``spec`` as
-    :meth:`market_env.MarketView.check_market_action` does. Without a policy (``None``) it
-    plays the reference action ``(μ̄, 0, S_0^fl)``: the frictionless price."""
+    raw actions ``(B, 3) = (μ, u, S_0)``, clipped to the bounds of ``spec``
+    (:meth:`market_env.MarketMakerSpec.clip`). Without a policy (``None``) it plays the
+    reference action ``(μ̄, 0, S_0^fl)``: the frictionless price."""
 
     def __init__(self, scaling: RLScaling, spec: MarketMakerSpec, policy: Any = None) -> None:
         self.scaling = scaling
+        self.spec = spec
         self.policy = policy
         s = scaling
         self._shift = torch.tensor(s.market_obs_shift, dtype=torch.float32)
         self._scale = torch.tensor(s.market_obs_scale, dtype=torch.float32)
         self._ref = torch.tensor([s.mu_ref, 0.0, s.S0_ref], dtype=torch.float64)
         self._mult = torch.tensor([s.mu_scale, s.log_sigma_scale, s.S0_scale], dtype=torch.float64)
-        self._low = torch.tensor(
-            [-spec.mu_max, -spec.log_sigma_max, spec.S0_low], dtype=torch.float64
-        )
-        self._high = torch.tensor(
-            [spec.mu_max, spec.log_sigma_max, spec.S0_high], dtype=torch.float64
-        )
 
     def to_raw(self, a: Tensor) -> Tensor:
         """Map unit actions ``(B, 3)`` in ``[−1, 1]`` to ``(μ, u, S_0)``, clipped."""
         a = a.to(self._ref.dtype).clamp(-1.0, 1.0)
         dev = a.device
-        raw = self._ref.to(dev) + self._mult.to(dev) * a
-        return torch.maximum(torch.minimum(raw, self._high.to(dev)), self._low.to(dev))
+        return self.spec.clip(self._ref.to(dev) + self._mult.to(dev) * a)
 
     def __call__(self, obs: Tensor) -> Tensor:
         policy = self.policy
@@ -205,90 +201,74 @@ class MarketActor:
         return self.to_raw(a).to(device=obs.device, dtype=obs.dtype)
 
 
-class MarketAgentPrice:
-    """A trained market agent as a price mechanism of :class:`market_env.BatchedMarket`:
-    ``μ_k``, ``σ_k = α·exp(u_k)`` from its action at the state, ``S_0`` its action at the
-    initial state (MODEL.md §2; DESIGN.md "market-maker agent").
-
-    As in :class:`market_env.MarketView` with ``price=None``, the agent sees at ``k = 0`` the
-    placeholder price ``S_0^fl`` (its ``S_0`` is decided by that very action).
-    """
+class MarketAgentPrice(MarketMakerPrice):
+    """A trained market agent as a price mechanism of :class:`market_env.BatchedMarket`
+    (:class:`market_env.MarketMakerPrice` over a :class:`MarketActor`): ``μ_k``,
+    ``σ_k = α·exp(u_k)`` from its action at the state, ``S_0`` its action at the initial
+    state, where it sees the placeholder ``S_0^fl`` (MODEL.md §2; DESIGN.md
+    "market-maker agent")."""
 
     def __init__(self, actor: MarketActor, config: MarketConfig) -> None:
+        super().__init__(actor, config, actor.spec)
         self.actor = actor
-        self.config = config
-        self._placeholder = config.frictionless_S0
-
-    def _initial_obs(self, dtype: torch.dtype = torch.float64) -> Tensor:
-        c = self.config
-        return torch.tensor([[0.0, 0.0, self._placeholder, *c.phi0]], dtype=dtype)
-
-    @property
-    def S0(self) -> float:
-        """The agent's initial price (its deterministic action at ``t = 0``)."""
-        return float(self.actor(self._initial_obs())[0, 2])
-
-    def __call__(self, state: MarketState, market: Any) -> tuple[Tensor, Tensor]:
-        obs = market_observation(state)
-        if state.k == 0:
-            obs = obs.clone()
-            obs[:, 2] = self._placeholder
-        a = self.actor(obs)
-        return a[:, 0], self.config.alpha * torch.exp(a[:, 1])
 
 
 # ----- environments ---------------------------------------------------------------------------
-class ScaledTraderVecEnv(VecEnvWrapper):
-    """A trader ``VecEnv`` (:class:`market_env.MarketSB3VecEnv`) in the learners' units:
-    observations ``(obs − shift)/scale``, actions in ``[−1, 1]`` (times ``rate_scale``),
-    rewards times ``reward_scale`` (:class:`RLScaling`). Dynamics untouched."""
+def _box(n: int, bound: float) -> spaces.Box:
+    return spaces.Box(-bound, bound, shape=(n,), dtype=np.float32)
 
-    def __init__(self, venv: VecEnv, scaling: RLScaling) -> None:
+
+def _affine(obs: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return ((obs - shift) / scale).astype(np.float32, copy=False)
+
+
+class ScaledTraderVecEnv(MarketSB3VecEnv):
+    """A trader environment (:class:`market_env.MarketSB3VecEnv`, ``agent=n`` or
+    ``"shared"``) in the learners' units: observations ``(obs − shift)/scale``, actions in
+    ``[−1, 1]`` (times ``rate_scale``), rewards times ``reward_scale`` (:class:`RLScaling`).
+    Dynamics untouched: it steps ``venv``'s vector env directly.
+
+    Args:
+        venv: a :class:`market_env.MarketSB3VecEnv` (or its ``MarketVectorEnv``).
+        scaling: the learners' :class:`RLScaling`.
+    """
+
+    def __init__(self, venv: MarketSB3VecEnv | MarketVectorEnv, scaling: RLScaling) -> None:
+        vector = venv.venv if isinstance(venv, MarketSB3VecEnv) else venv
         D = len(scaling.obs_shift)
-        if venv.observation_space.shape != (D,):
+        if vector.single_observation_space.shape != (D,):
             raise ValueError(
                 f"the scaling is for observations of length {D}, the env has "
-                f"{venv.observation_space.shape}"
+                f"{vector.single_observation_space.shape}"
             )
-        super().__init__(venv, spaces.Box(-np.inf, np.inf, (D,), np.float32), _box(1, 1.0))
+        obs_space = spaces.Box(-np.inf, np.inf, (D,), np.float32)
+        super().__init__(vector, observation_space=obs_space, action_space=_box(1, 1.0))
         self.scaling = scaling
         self._shift = np.asarray(scaling.obs_shift, dtype=np.float32)
         self._scale = np.asarray(scaling.obs_scale, dtype=np.float32)
 
-    def _obs(self, obs: np.ndarray) -> np.ndarray:
-        return ((obs - self._shift) / self._scale).astype(np.float32, copy=False)
+    def transform_obs(self, obs: np.ndarray) -> np.ndarray:
+        return _affine(obs, self._shift, self._scale)
 
-    def reset(self) -> np.ndarray:
-        return self._obs(self.venv.reset())
-
-    def step_async(self, actions: np.ndarray) -> None:
+    def transform_actions(self, actions: np.ndarray) -> np.ndarray:
         a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0)
-        self.venv.step_async(a * self.scaling.rate_scale)
+        return a * self.scaling.rate_scale
 
-    def step_wait(self) -> VecEnvStepReturn:
-        obs, reward, dones, infos = self.venv.step_wait()
-        if dones.any():
-            for info in infos:
-                if "terminal_observation" in info:
-                    info["terminal_observation"] = self._obs(info["terminal_observation"])
-        reward = (reward * self.scaling.reward_scale).astype(np.float32, copy=False)
-        return self._obs(obs), reward, dones, infos
+    def transform_reward(self, reward: np.ndarray) -> np.ndarray:
+        return (reward * self.scaling.reward_scale).astype(np.float32, copy=False)
 
 
-class MarketAgentVecEnv(VecEnv):
-    """The market agent of DESIGN.md as an SB3 ``VecEnv``: B paths of one
-    :class:`market_env.MarketView` with ``price=None``; the traders follow a frozen agent
-    policy. No Python loop over paths.
+class MarketAgentVecEnv(MarketSB3VecEnv):
+    """The market agent of DESIGN.md as an SB3 ``VecEnv``: B paths of
+    :class:`market_env.MarketVectorEnv` with ``agent="market"``; the traders follow a frozen
+    agent policy (``others``). No Python loop over paths.
 
     Observation: the scaled market state ``[t, W, S, φ]`` (``N + 3``); action: ``[−1, 1]³``
-    mapped to ``(μ_k, u_k, S_0)`` by :class:`MarketActor` (``S_0`` is read at ``k = 0``);
-    reward: the view's market reward ``−w_clear·imbalance²/K`` (and ``−w_terminal·|S_K − 𝔖|²``
-    at the end) times ``market_reward_scale``. All paths end after K steps (SB3 auto-reset,
+    mapped to ``(μ_k, u_k, S_0)`` by :class:`MarketActor` (``S_0`` is read at ``k = 0`` and
+    set before the traders observe, so they see the price the market agent chose, as in a
+    rollout of :class:`MarketAgentPrice`); reward: the market maker's (module docstring)
+    times ``market_reward_scale``. All paths end after K steps (SB3 auto-reset,
     ``terminal_observation`` in infos).
-
-    At ``k = 0`` the market's ``S_0`` is set before the traders observe the state, so the
-    traders see the price the market agent chose (as in a rollout of
-    :class:`MarketAgentPrice`).
 
     Args:
         config: the market.
@@ -312,101 +292,44 @@ class MarketAgentVecEnv(VecEnv):
         device: str | torch.device = "cpu",
         seed: int | None = None,
     ) -> None:
-        self.config = config
-        self.scaling = scaling
-        self.traders = traders
         spec = scaling.market_maker(config)
-        self.view = MarketView(
-            config,
+        vector = MarketVectorEnv(
             n_paths,
-            price=None,
-            clearing=clearing,
-            max_rate=None,
+            config=config,
+            agent="market",
+            others=traders,
             market_maker=spec,
+            clearing=clearing,
             dtype=dtype,
             device=device,
             seed=seed,
+            autoreset_mode="same_step",
         )
-        self.actor = MarketActor(scaling, spec)
-        self._shift = torch.tensor(scaling.market_obs_shift, dtype=dtype, device=device)
-        self._scale = torch.tensor(scaling.market_obs_scale, dtype=dtype, device=device)
-        self._dtype = dtype
-        self._actions: np.ndarray | None = None
-        self.render_mode = None
         obs_space = spaces.Box(-np.inf, np.inf, (config.n_agents + 3,), np.float32)
-        super().__init__(n_paths, obs_space, _box(3, 1.0))
+        super().__init__(vector, observation_space=obs_space, action_space=_box(3, 1.0))
+        self.config = config
+        self.scaling = scaling
+        self.traders = traders
+        self.actor = MarketActor(scaling, spec)
+        self._shift = np.asarray(scaling.market_obs_shift, dtype=np.float32)
+        self._scale = np.asarray(scaling.market_obs_scale, dtype=np.float32)
 
-    def _obs(self) -> np.ndarray:
-        x = (self.view.market_obs() - self._shift) / self._scale
-        return x.to(torch.float32).cpu().numpy()
+    def transform_obs(self, obs: np.ndarray) -> np.ndarray:
+        return _affine(obs, self._shift, self._scale)
 
-    def reset(self) -> np.ndarray:
-        self.view.reset(seed=self._seeds[0])
-        self._reset_seeds()
-        self._reset_options()
-        return self._obs()
+    def transform_actions(self, actions: np.ndarray) -> np.ndarray:
+        a = self.view.as_tensor(actions).reshape(-1, 3)
+        return self.actor.to_raw(a).cpu().numpy()
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
-
-    def step_wait(self) -> VecEnvStepReturn:
-        if self._actions is None:
-            raise RuntimeError("step_async(actions) must be called before step_wait()")
-        view = self.view
-        market = view.market
-        a = torch.as_tensor(np.asarray(self._actions), dtype=self._dtype, device=market.device)
-        self._actions = None
-        action = view.check_market_action(self.actor.to_raw(a.reshape(-1, 3)).to(self._dtype))
-        if market.state.k == 0:  # S_0 first, so the traders observe the chosen price
-            market.reset(noise=market.noise, S0=action[:, 2])
-        with torch.no_grad():
-            rates = self.traders(view.trader_obs()).to(self._dtype)
-        vs = view.step(view.check_rates(rates), action)
-        reward = (vs.market_reward * self.scaling.market_reward_scale).to(torch.float32)
-        reward = reward.cpu().numpy()
-        obs = self._obs()
-        if vs.done:
-            infos = [{"terminal_observation": o, "TimeLimit.truncated": False} for o in obs]
-            view.reset()
-            obs = self._obs()
-            dones = np.ones(self.num_envs, dtype=bool)
-        else:
-            infos = [{} for _ in range(self.num_envs)]
-            dones = np.zeros(self.num_envs, dtype=bool)
-        return obs, reward, dones, infos
-
-    def close(self) -> None:
-        pass
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        value = getattr(self, attr_name)
-        return [value for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any
-    ) -> list[Any]:
-        result = getattr(self, method_name)(*method_args, **kwargs)
-        return [result for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(
-        self, wrapper_class: type[gymnasium.Wrapper], indices: VecEnvIndices = None
-    ) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None]
-
-    def __repr__(self) -> str:
-        return f"MarketAgentVecEnv(B={self.num_envs}, N={self.config.n_agents})"
+    def transform_reward(self, reward: np.ndarray) -> np.ndarray:
+        return reward * self.scaling.market_reward_scale
 
 
 def check_observation_length(config: MarketConfig, scaling: RLScaling) -> None:
     """Raise ``ValueError`` when ``scaling`` does not fit ``config``'s observations."""
     D = observation_size(config.n_agents)
-    if len(scaling.obs_shift) != D or len(scaling.market_obs_shift) != config.n_agents + 3:
+    M = market_observation_size(config.n_agents)
+    if len(scaling.obs_shift) != D or len(scaling.market_obs_shift) != M:
         raise ValueError(
             f"scaling is for N = {len(scaling.market_obs_shift) - 3} agents, the market has "
             f"N = {config.n_agents}"
