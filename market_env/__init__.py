@@ -17,12 +17,12 @@ first used.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
 
 from .config import PRESETS, MarketConfig, get_preset, load_config
+from .lazy import lazy_exports
 from .registration import ENV_ID, register_envs
 
 __version__ = "0.1.0"
@@ -79,17 +79,7 @@ __all__ = ["ENV_ID", "PRESETS", "MarketConfig", "get_preset", "load_config", "re
 __all__ += sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'market_env' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 class _Package(types.ModuleType):

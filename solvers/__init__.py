@@ -9,8 +9,7 @@ Names load on first use, so ``import solvers`` is cheap::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from market_env.lazy import lazy_exports
 
 _EXPORTS = {
     "Solution": "market_env.solution",
@@ -33,11 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'solvers' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

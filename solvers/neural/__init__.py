@@ -20,8 +20,7 @@ Names load on first use, so importing a torch-free module of the package loads n
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from market_env.lazy import lazy_exports
 
 _EXPORTS = {
     "SOLVERS": "api",
@@ -60,11 +59,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
