@@ -65,7 +65,7 @@ def merge(out_root: Path, presets: tuple[str, ...] = PRESETS, note: str | None =
     combined = {"note": note, "presets": results}
     (RESULTS / "compare_learners.json").write_text(json.dumps(combined, indent=2) + "\n")
     lines = [
-        "# Independent learners against the equilibrium (issue 4)",
+        "# Independent learners against the equilibrium",
         "",
         "Produced by `benchmarks/compare_learners.py` (see each preset's `run` block for the",
         "exact command, date, machine and budgets). Natural units: `Σ_n J_n` is the summed",

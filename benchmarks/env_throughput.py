@@ -1,4 +1,4 @@
-"""Agent-steps per second of the batched market simulator (issue: simulator performance).
+"""Agent-steps per second of the batched market simulator (MODEL.md §2).
 
 Measures ``BatchedMarket.step`` (clearing-drift price, ``project`` clearing, no action
 validation: the setting solvers train in) for N = 10 and B ∈ {1, 64, 4096} on the CPU with

@@ -1,4 +1,4 @@
-"""The paper's tables (MODEL.md §7) beside ours (issue 5).
+"""The paper's tables (MODEL.md §7) beside ours.
 
 Runs every solver on ``quadratic-10``, ``power-2`` and ``power-10`` (3 seeds, 3000 evaluation
 paths each, evaluation seed = training seed), writes each run as an artefact folder under
@@ -212,7 +212,8 @@ def build_table(results: dict, presets, methods, seeds) -> str:
     return "\n".join(lines)
 
 
-#: issue 5 targets: (preset, metric) -> (bound, description); metrics are means over seeds.
+#: The accuracy targets of the paper comparison: (preset, metric) -> (bound, description);
+#: metrics are means over seeds.
 TARGETS = {
     "quadratic-10": [
         ("S0_rel_err", 0.01, "S_0 relative error"),
@@ -252,7 +253,7 @@ def _derived(r: dict) -> dict:
 
 def targets_table(results: dict, seeds, method: str = "rgan") -> str:
     lines = [
-        f"Targets of issue 5 ({METHODS[method][3]}, mean over seeds, each seed against the "
+        f"Accuracy targets ({METHODS[method][3]}, mean over seeds, each seed against the "
         "benchmark on its own 3000 evaluation paths):",
         "",
         "| case | metric | target | ours (mean) | worst seed | met |",

@@ -1,4 +1,4 @@
-"""Speed of the neural solvers (issue 5): seconds per generator and per discriminator epoch
+"""Speed of the neural solvers (MODEL.md §8): seconds per generator and per discriminator epoch
 at batch 1000 on ``quadratic-10`` with 3×50 tanh networks, and the wall time the default
 Reinforced-GAN schedule needs to reach the targets against the Riccati truth.
 
@@ -34,7 +34,8 @@ from solvers.neural.training import simulate_pool  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
-#: Targets of issue 5 for quadratic-10, Reinforced-GAN with μ learned (3000 paths).
+#: The accuracy targets of the paper comparison on quadratic-10, Reinforced-GAN with μ
+#: learned (3000 paths).
 TARGETS = {
     "S0_rel_err": 0.01,
     "mu0_rel_err": 0.05,
@@ -213,7 +214,7 @@ def main() -> None:
             f"{row['discriminator_epoch_s']:.3f} |"
         )
     lines += [
-        "| authors' implementation (issue 5, same 2-core CPU) | 2 | 0.60 | 0.55 |",
+        "| authors' implementation (the paper's code, same 2-core CPU) | 2 | 0.60 | 0.55 |",
         "",
         f"Default schedule (discriminator batch {d.disc_batch_size}, {threads} thread(s)): "
         f"{out['default_disc_epoch_s']:.3f} s per discriminator epoch.",
@@ -222,7 +223,7 @@ def main() -> None:
         tt = out["time_to_targets"]
         lines += [
             "",
-            f"Time to the issue-5 targets (default schedule, seed {args.seed}, {threads} "
+            f"Time to the accuracy targets (default schedule, seed {args.seed}, {threads} "
             "thread(s), evaluated on 3000 paths after every round, evaluation not timed):",
             "",
             "| target | first reached after (s of training) |",

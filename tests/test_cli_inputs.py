@@ -33,7 +33,7 @@ TINY_ARGS = [
 TWO = {"gamma": [1, 2], "xi": [1, -1], "lam": 0.1, "horizon": 0.5, "n_steps": 10}
 # The config of the trust report: small λ, q = 1.25, where the discrete leading-order
 # strategy used to overshoot its target and its law lost mass.
-ISSUE_LO = {
+SMALL_LAMBDA_LO = {
     "gamma": [1, 2],
     "xi": [2, -2],
     "lam": 0.001,
@@ -269,8 +269,8 @@ def test_riccati_out_of_its_range_is_refused_not_printed(tmp_path, capsys):
     refused(capsys, ["evaluate", "--solution", "riccati", "--config", path], "n_steps")
 
 
-def test_leading_order_on_the_issue_config_evaluates(tmp_path, capsys):
-    path = config_file(tmp_path, ISSUE_LO)
+def test_leading_order_on_a_small_lambda_power_config_evaluates(tmp_path, capsys):
+    path = config_file(tmp_path, SMALL_LAMBDA_LO)
     rc, out, err = run(
         capsys, ["evaluate", "--solution", "leading-order", "--config", path, "--json"]
     )
@@ -282,9 +282,9 @@ def test_leading_order_on_the_issue_config_evaluates(tmp_path, capsys):
     )
 
 
-def test_solve_on_the_issue_config_names_leading_order_and_saves(tmp_path, capsys):
+def test_solve_on_a_small_lambda_power_config_names_leading_order_and_saves(tmp_path, capsys):
     out = tmp_path / "run"
-    path = config_file(tmp_path, ISSUE_LO)
+    path = config_file(tmp_path, SMALL_LAMBDA_LO)
     rc, stdout, err = run(capsys, ["solve", "--config", path, "--out", str(out), *TINY_ARGS])
     assert rc == 4, err  # one round, one epoch: not converged, and said so
     assert "NOT CONVERGED" in stdout
