@@ -6,7 +6,8 @@ Each test names the rule it enforces; a failure lists the offending ``module: im
 2. Nothing in ``market_env`` imports ``solvers``, the benchmarks or the CLI.
 3. Nothing imports the CLI package (``solvers.cli``) but the CLI itself.
 4. ``solvers.neural`` and ``solvers.rl`` do not import each other.
-5. No module imports a private name (``_x``) from another module.
+5. No module imports a private name (``_x``) from another module, or reaches one as an
+   attribute of a name it imported from the library.
 6. The module-level imports of the library have no cycle.
 7. No library module is over 500 lines unless its docstring says why ("over 500 lines").
 8. ``import market_env`` loads neither pettingzoo nor stable_baselines3; ``market-eq --help``
@@ -196,6 +197,46 @@ def test_no_private_name_crosses_a_module():
             if private and target != module:
                 bad.append(f"{module}: from {target} import {', '.join(private)}")
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
+
+
+def _private_attributes(path: Path) -> list[str]:
+    """``name._x`` where ``name`` was imported from the library (a module, class or function
+    of ``market_env``/``solvers``): a private name reached across modules by attribute."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PACKAGES:
+                    imported.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or (node.module or "").split(".")[0] in PACKAGES:
+                imported.update(alias.asname or alias.name for alias in node.names)
+    return [
+        f"{node.value.id}.{node.attr} (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and isinstance(node.value, ast.Name)
+        and node.value.id in imported
+    ]
+
+
+def test_no_private_attribute_of_an_imported_name():
+    bad = [
+        f"{module}: {hit}"
+        for module, path in ALL_FILES.items()
+        for hit in _private_attributes(path)
+    ]
+    assert not bad, "private attributes of imported library names:\n" + "\n".join(bad)
+
+
+def test_private_attribute_finder_finds_one(tmp_path):
+    # The checker itself must be able to fail.
+    path = tmp_path / "m.py"
+    path.write_text("from market_env import market\nmarket._private_helper()\n")
+    assert _private_attributes(path) == ["market._private_helper (line 2)"]
 
 
 def _graph() -> dict[str, set[str]]:
