@@ -169,3 +169,28 @@ def test_unsupported_rllib_requests_fail_before_ray_starts(options, message):
 def test_rllib_options_are_refused_with_sb3():
     with pytest.raises(ValueError, match=r"\['num_env_runners'\] apply to backend='rllib'"):
         resolve_plan(CONFIG, "ppo-shared", num_env_runners=2)
+
+
+def test_compare_has_rllib_rows(local_ray):
+    from solvers.compare import CompareBudgets, format_markdown, run_comparison
+
+    budgets = CompareBudgets.quick(backend="rllib", num_env_runners=2, timesteps=100, n_paths=64)
+    result = run_comparison(CONFIG, ["ppo-shared", "sac-shared"], budgets=budgets, figures=False)
+    ppo, sac = result["rows"]
+    assert ppo["backend"] == "rllib" and ppo["training"]["num_env_runners"] == 2
+    assert np.isfinite(ppo["exploit_max_gain"])
+    assert "backend='rllib' supports algo='ppo'" in sac["note"]
+    assert "ppo-shared (RLlib)" in format_markdown(result)
+
+
+def test_compare_cli_backend_options(capsys):
+    from solvers.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--preset", "power-2", "--backend", "tune"])
+    assert main(["compare", "--preset", "power-2", "--num-env-runners", "2"]) != 0
+    assert "--num-env-runners needs --backend rllib" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="backend must be one of"):
+        from solvers.compare import CompareBudgets
+
+        CompareBudgets(backend="tune")
