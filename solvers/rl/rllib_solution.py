@@ -20,19 +20,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from market_env import (
-    ClearingDrift,
-    MarketConfig,
-    MarketState,
-    PriceMechanism,
-    S0_control_variate,
-    get_clearing_rule,
-)
+from market_env import MarketConfig, MarketState
 from market_env.device import resolve_device
-from market_env.observation import agent_features, observation_size, trader_observations
-from market_env.solution import Solution, register_solution, simulate
+from market_env.observation import observation_size
+from market_env.solution import register_solution
 
-from .envs import RLScaling, check_observation_length
+from .solution import TraderLearnerSolution
 
 __all__ = ["ACTIVATIONS", "RLlibLearnerSolution", "build_actor", "unsquash"]
 
@@ -61,7 +54,7 @@ def unsquash(a: Tensor) -> Tensor:
 
 
 @register_solution
-class RLlibLearnerSolution(Solution):
+class RLlibLearnerSolution(TraderLearnerSolution):
     """Parameter-shared traders trained by RLlib PPO (module docstring; MODEL.md §1–§2).
 
     Build it with :func:`solvers.rl.train_learners` (``backend="rllib"``);
@@ -94,45 +87,22 @@ class RLlibLearnerSolution(Solution):
         training: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        super().__init__(config)
-        get_clearing_rule(clearing)
+        super().__init__(
+            config, scaling=scaling, S0=S0, clearing=clearing, training=training, device=device
+        )
         self.method = method
         self.hiddens = [int(h) for h in hiddens]
         self.activation = activation
-        self.scaling = (
-            RLScaling.from_config(config) if scaling is None else RLScaling.from_dict(scaling)
-        )
-        check_observation_length(config, self.scaling)
-        self._S0 = None if S0 is None else float(S0)
-        self.clearing = clearing
-        self.training = dict(training or {})
-        self.device = resolve_device(device)
         self.actor = build_actor(observation_size(config.n_agents), self.hiddens, activation)
         self.actor.to(self.device).eval()
         self._shift = torch.tensor(self.scaling.obs_shift, dtype=torch.float32)
         self._scale = torch.tensor(self.scaling.obs_scale, dtype=torch.float32)
-        self._features: dict[tuple[Any, Any], Tensor] = {}
 
     @property
     def label(self) -> str:
         return self.method
 
-    # ----- price and policy ----------------------------------------------------------------
-    @property
-    def S0(self) -> float:
-        return self.config.frictionless_S0 if self._S0 is None else self._S0
-
-    def price(self) -> PriceMechanism:
-        """Clearing drift with ``σ = α`` and the learners' ``S_0`` (MODEL.md §4)."""
-        return ClearingDrift(S0=self.S0)
-
-    def calibrate_S0(self, n_paths: int, seed: int) -> float:
-        """Set ``S_0`` to the martingale control-variate estimate of MODEL.md §2 on
-        ``n_paths`` paths of seed ``seed`` (recorded in ``training["S0_calibration"]``)."""
-        self._S0 = float(S0_control_variate(simulate(self, n_paths, seed=seed)))
-        self.training["S0_calibration"] = {"paths": n_paths, "seed": seed}
-        return self._S0
-
+    # ----- policy -------------------------------------------------------------------------
     def unit_actions(self, scaled_obs: Tensor) -> Tensor:
         """The actions ``(M,)`` in ``[−1, 1]`` the training environment received for
         scaled observations ``(M, 2N+5)`` (float32; the deterministic mean, unsquashed)."""
@@ -150,10 +120,7 @@ class RLlibLearnerSolution(Solution):
 
     def policy(self, state: MarketState) -> Tensor:
         """Rates ``(B, N)``: the shared actor on every trader's observation."""
-        key = (state.W.device, state.W.dtype)
-        if key not in self._features:
-            self._features[key] = agent_features(self.config, state.W.dtype, state.W.device)
-        return self.act(trader_observations(state, self._features[key]))
+        return self.act(self.observations(state))
 
     def agent_policies(self) -> list[Any]:
         """The one shared actor as an agent policy."""
@@ -165,10 +132,7 @@ class RLlibLearnerSolution(Solution):
             "method": self.method,
             "hiddens": self.hiddens,
             "activation": self.activation,
-            "scaling": self.scaling.to_dict(),
-            "S0": self._S0,
-            "clearing": self.clearing,
-            "training": self.training,
+            **self.common_params(),
         }
 
     def state_dict(self) -> dict[str, Tensor]:
