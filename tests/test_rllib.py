@@ -194,3 +194,13 @@ def test_compare_cli_backend_options(capsys):
         from solvers.compare import CompareBudgets
 
         CompareBudgets(backend="tune")
+
+
+def test_rllib_default_paths_split_the_sb3_batch_over_the_runners():
+    sb3 = resolve_plan(CONFIG, "ppo-shared", device="cpu")
+    for runners in (1, 2):
+        plan = resolve_plan(CONFIG, "ppo-shared", backend="rllib", num_env_runners=runners)
+        assert plan.n_paths * runners == sb3.n_paths and plan.backend == "rllib"
+    assert resolve_plan(CONFIG, "ppo-shared", backend="rllib", num_env_runners=0).n_paths == (
+        sb3.n_paths
+    )

@@ -300,7 +300,8 @@ def resolve_plan(
         progress: print one line per training phase to stderr.
         backend: ``"sb3"`` (default) or ``"rllib"``: Ray RLlib PPO over ``num_env_runners``
             env runners, each holding one ``VectorEnv`` of ``n_paths × N`` parameter-shared
-            sub-environments (``n_paths`` is then per runner); only
+            sub-environments (``n_paths`` is then per runner, default the SB3 default split
+            over the runners, so a PPO iteration has SB3's batch); only
             :data:`RLLIB_METHOD` (``ppo-shared``) and ``policy_kwargs`` keys ``net_arch``,
             ``activation_fn``, ``log_std_init``; ``algo_kwargs`` override RLlib's
             ``PPOConfig.training`` options (:func:`solvers.rl.rllib.default_rllib_training`).
@@ -336,6 +337,8 @@ def resolve_plan(
     pk = default_policy_kwargs(chosen.algo) if policy_kwargs is None else dict(policy_kwargs)
     sb3_policy_kwargs(pk)  # an unknown activation fails here, not after a round of training
     runners = _check_backend(backend, chosen, pk, num_env_runners, train_batch_size)
+    if n_paths is None and runners > 0:
+        B = max(1, B // runners)  # the SB3 default split over the runners: SB3's batch per update
     return LearnerPlan(
         config=config,
         name=chosen.default_name if method is None else method,
