@@ -240,12 +240,13 @@ def markdown(result: dict[str, Any]) -> str:
     for preset, entry in result["presets"].items():
         lines += [
             "",
-            f"## {preset} (benchmark: {entry.get('benchmark')}; its own exploit "
+            f"## {preset} (benchmark: {entry.get('benchmark')}, Σ J_n = "
+            f"{entry.get('benchmark_utility_sum', math.nan):.4g}; its own exploit "
             f"{fmt(entry.get('benchmark_exploit_max_relative_gain'), '.2%')})",
             "",
-            "| learner | env steps | train s | steps/s | exploit (± s.e.) | utility gap "
-            "| rate err |",
-            "|---|---|---|---|---|---|---|",
+            "| learner | env steps | train s | steps/s | exploit (± s.e.) | max abs gain "
+            "| utility gap | rate err |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for learner, curve in entry["learners"].items():
             for p in curve["points"]:
@@ -254,11 +255,13 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(
                     f"| {learner} | {p['env_steps']:.3g} | {p['train_seconds']:.0f} "
                     f"| {fmt(p['env_steps_per_second'], '.3g')} "
-                    f"| {fmt(ex, '.2%')} ± {fmt(ex_se, '.2%')} | {p['utility_gap']:+.1%} "
+                    f"| {fmt(ex, '.2%')} ± {fmt(ex_se, '.2%')} "
+                    f"| {fmt(max(p['exploit_gain_per_agent'] or [math.nan]), '.2e')} "
+                    f"| {p['utility_gap']:+.1%} "
                     f"| {p['rate_path_rel_err']:.3f} |"
                 )
             if curve.get("stopped"):
-                lines.append(f"| {learner} | stopped: {curve['stopped']} | | | | | |")
+                lines.append(f"| {learner} | stopped: {curve['stopped']} | | | | | | |")
     return "\n".join(lines) + "\n"
 
 
