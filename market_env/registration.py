@@ -5,16 +5,25 @@
 ``gymnasium.make_vec(..., num_envs=B)`` gives :class:`~market_env.envs.vector.MarketVectorEnv`
 (its ``vector_entry_point``: B batched paths, or B×N with ``agent="shared"``). The entry points
 are strings, so registering imports neither torch nor the environments.
+
+Processes that never import ``market_env`` (Ray RLlib's remote env runners, any
+``gymnasium.make`` in a fresh worker) do not know :data:`ENV_ID`: the bare id fails there with
+``NamespaceNotFound: Namespace market_env not found`` (RLlib surfaces it as a bare
+``IndexError``). Give them :data:`ENV_ID_FOR_WORKERS`, ``"market_env:" + ENV_ID``: gymnasium
+imports the module named before the colon, which registers the id, before the lookup.
 """
 
 from __future__ import annotations
 
 import gymnasium
 
-__all__ = ["ENTRY_POINT", "ENV_ID", "VECTOR_ENTRY_POINT", "register_envs"]
+__all__ = ["ENTRY_POINT", "ENV_ID", "ENV_ID_FOR_WORKERS", "VECTOR_ENTRY_POINT", "register_envs"]
 
 #: The id of the single-agent (and vector) market environment.
 ENV_ID = "market_env/FrictionalMarket-v0"
+#: :data:`ENV_ID` with its module prefix: works in processes that never imported
+#: ``market_env`` (Ray workers); the id to give RLlib's ``config.environment(...)``.
+ENV_ID_FOR_WORKERS = "market_env:" + ENV_ID
 #: ``gymnasium.make``'s entry point of :data:`ENV_ID`.
 ENTRY_POINT = "market_env.envs.gym:FrictionalMarketEnv"
 #: ``gymnasium.make_vec``'s entry point of :data:`ENV_ID`.

@@ -8,6 +8,10 @@ quadratic-10 [--methods ...] [--quick] [--json] [--out DIR]`` (``solvers/cli/com
 ``benchmarks/compare_learners.py`` runs the presets ``quadratic-10`` and ``power-2`` and
 writes ``benchmarks/results/``.
 
+Learners train with Stable-Baselines3, or with Ray RLlib (``CompareBudgets.backend="rllib"``,
+``market-eq compare --backend rllib``: ``ppo-shared`` over RLlib env runners; the other
+learner methods then fail with a row naming what RLlib supports).
+
 Per method: train (wall time), roll out on ``n_paths`` paths of ``seed`` with
 :func:`market_env.solution.simulate` (the benchmark on the same noise), :func:`market_env.
 compute_metrics`, :func:`market_env.path_errors` against the benchmark, and the best-response
@@ -37,6 +41,7 @@ __all__ = [
     "NEURAL_METHODS",
     "LEARNER_METHODS",
     "CompareBudgets",
+    "evaluate_row",
     "known_methods",
     "run_comparison",
     "format_markdown",
@@ -76,6 +81,9 @@ class CompareBudgets:
         n_paths, seed: the common evaluation paths (also those of the certificate).
         train_seed: seed of every method's training (networks, training paths), kept apart
             from the evaluation seed so no method trains on the evaluation paths.
+        backend: who trains the learners: ``"sb3"`` or ``"rllib"``
+            (:func:`solvers.rl.train_learners`).
+        num_env_runners: RLlib env runners (``None``: the learners' default, 2).
     """
 
     timesteps: int = 2_000_000
@@ -88,6 +96,12 @@ class CompareBudgets:
     n_paths: int = 3000
     seed: int = 0
     train_seed: int = 1
+    backend: str = "sb3"
+    num_env_runners: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("sb3", "rllib"):
+            raise ValueError(f"backend must be one of ['sb3', 'rllib'], got {self.backend!r}")
 
     @classmethod
     def quick(cls, **changes: Any) -> CompareBudgets:
@@ -153,8 +167,17 @@ def _train(
 
     algo = METHODS[name].algo
     steps = budgets.timesteps if algo in ("ppo", "a2c") else budgets.sac_timesteps
+    backend: dict[str, Any] = {}
+    if budgets.backend == "rllib":
+        backend = {"backend": "rllib", "num_env_runners": budgets.num_env_runners}
     return train_learners(
-        config, name, timesteps=steps, seed=budgets.train_seed, device=device, progress=progress
+        config,
+        name,
+        timesteps=steps,
+        seed=budgets.train_seed,
+        device=device,
+        progress=progress,
+        **backend,
     )
 
 
@@ -171,12 +194,16 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _evaluate_row(
+def evaluate_row(
     name: str,
     solution: Solution,
     reference: Trajectory,
     budgets: CompareBudgets,
 ) -> tuple[dict[str, Any], Trajectory]:
+    """One row of the table: ``solution`` on ``budgets.n_paths`` paths of ``budgets.seed``
+    (metrics, path errors against the ``reference`` rollout on the same noise) and its
+    best-response gains (``exploit_*``; a failed certificate leaves ``exploit_note``).
+    Returns the row and the solution's trajectory."""
     from .exploitability import exploitability
 
     traj = simulate(solution, budgets.n_paths, budgets.seed)
@@ -287,8 +314,10 @@ def run_comparison(
             )
             continue
         train_seconds = time.perf_counter() - start
-        row, traj = _evaluate_row(name, solution, reference, budgets)
+        row, traj = evaluate_row(name, solution, reference, budgets)
         row["train_seconds"] = train_seconds
+        if isinstance(getattr(solution, "training", None), dict):
+            row["backend"] = solution.training.get("backend", "sb3")
         if name == "benchmark":
             row["solution"] = benchmark.label
         training = getattr(solution, "training", None)
@@ -347,6 +376,8 @@ def format_markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {r['method']} | {note} |" + " |" * 11)
             continue
         label = r["method"] if r["method"] != "benchmark" else f"benchmark ({r['solution']})"
+        if r.get("backend") == "rllib":
+            label += " (RLlib)"
         if r.get("converged") is False:
             label += f" ({r['verdict']})"
         lines.append(

@@ -33,6 +33,7 @@ KIND_MODULES = {
     "neural": "solvers.neural.model",
     "deep-fbsde": "solvers.neural.fbsde",
     "sb3-learners": "solvers.rl.solution",
+    "rllib-learners": "solvers.rl.rllib_solution",
 }
 
 

@@ -83,6 +83,19 @@ def add_parser(sub: Any) -> None:
     )
     cp.add_argument("--exploit-iterations", type=int, default=None, help="best-response Adam steps")
     cp.add_argument("--exploit-train-paths", type=positive_int, default=None, help="paths per step")
+    cp.add_argument(
+        "--backend",
+        choices=("sb3", "rllib"),
+        default="sb3",
+        help="who trains the learners: Stable-Baselines3 (default) or Ray RLlib (ppo-shared "
+        "over env runners, each holding the batched VectorEnv; needs ray[rllib])",
+    )
+    cp.add_argument(
+        "--num-env-runners",
+        type=int,
+        default=None,
+        help="RLlib env runners (processes) with --backend rllib (default 2)",
+    )
     cp.add_argument("--device", default="auto", help="training device: auto, cpu or cuda")
     add_threads_argument(cp)
     cp.set_defaults(func=run)
@@ -111,6 +124,8 @@ def budgets_from_args(args: argparse.Namespace) -> Any:
         n_paths=args.paths,
         seed=args.seed,
         train_seed=args.train_seed,
+        backend=args.backend,
+        num_env_runners=args.num_env_runners,
     )
 
 
@@ -121,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     config = market_from_args(args)
     if config is None:
         raise CLIError("give --preset NAME or --config FILE.json")
+    if args.num_env_runners is not None and args.backend != "rllib":
+        raise CLIError("--num-env-runners needs --backend rllib")
     result = run_comparison(
         config,
         methods_from_args(args),

@@ -1,5 +1,6 @@
-"""Independent learners: traders (and the market agent) trained with Stable-Baselines3 on the
-one batched market, judged by :func:`solvers.evaluate` like every solver.
+"""Independent learners: traders (and the market agent) trained with Stable-Baselines3 (or
+Ray RLlib, ``backend="rllib"``) on the one batched market, judged by
+:func:`solvers.evaluate` like every solver.
 
 Each trader maximises its own utility ``J_n`` (episode return = ``Σ_k r_n,k``, MODEL.md §2)
 as an independent learner; nobody is told the equilibrium conditions, and how close the
@@ -22,7 +23,10 @@ Two price mechanisms (DESIGN.md):
 This module is the entry point: :func:`train_learners` checks the request once
 (:func:`~solvers.rl.methods.resolve_plan`) and hands it to its flavour in
 :mod:`solvers.rl.training` (:data:`TRAINERS`); the result is a
-:class:`~solvers.rl.solution.LearnerSolution` (saved kind ``"sb3-learners"``).
+:class:`~solvers.rl.solution.LearnerSolution` (saved kind ``"sb3-learners"``). With
+``backend="rllib"`` it goes to :func:`solvers.rl.rllib.train_rllib` (imported only then) and
+the result is a :class:`~solvers.rl.rllib_solution.RLlibLearnerSolution`
+(kind ``"rllib-learners"``).
 
     from solvers.rl import train_learners
     sol = train_learners(get_preset("power-2"), "ppo-shared", timesteps=300_000, seed=0)
@@ -43,6 +47,7 @@ from market_env import MarketConfig
 from ..threads import torch_threads
 from .envs import RLScaling
 from .methods import LearnerPlan, resolve_plan
+from .rllib_solution import RLlibLearnerSolution
 from .solution import LearnerSolution
 from .training import TrainedModels, to_solution, train_ibr, train_market_game, train_shared
 
@@ -59,8 +64,9 @@ TRAINERS: dict[tuple[str, str], Callable[[LearnerPlan, RLScaling], TrainedModels
 
 def train_learners(
     config: MarketConfig, method: str | None = None, *, threads: int | None = None, **options: Any
-) -> LearnerSolution:
-    """Train independent SB3 learners on ``config`` and return a :class:`LearnerSolution`.
+) -> LearnerSolution | RLlibLearnerSolution:
+    """Train independent learners on ``config`` and return a :class:`LearnerSolution`
+    (``backend="sb3"``, default) or an :class:`RLlibLearnerSolution` (``backend="rllib"``).
 
     Args:
         config: the market.
@@ -70,9 +76,11 @@ def train_learners(
         options: the keyword options of :func:`~solvers.rl.methods.resolve_plan` (``algo``,
             ``flavour``, ``price``, ``timesteps``, ``n_paths``, ``rounds``,
             ``market_fraction``, ``clearing``, ``seed``, ``device``, ``policy_kwargs``,
-            ``algo_kwargs``, ``calibration_paths``, ``progress``), documented, defaulted and
-            checked there, all before any training.
-        threads: torch CPU threads (``None``: one, ``0``: all cores; ``solvers/threads.py``).
+            ``algo_kwargs``, ``calibration_paths``, ``progress``, ``backend``,
+            ``num_env_runners``, ``train_batch_size``), documented, defaulted and checked
+            there, all before any training.
+        threads: torch CPU threads of this process (``None``: one, ``0``: all cores;
+            ``solvers/threads.py``); RLlib's env runners always run with one.
     """
     allowed = list(inspect.signature(resolve_plan).parameters)[2:]
     unknown = sorted(set(options) - set(allowed))
@@ -82,6 +90,10 @@ def train_learners(
     with torch_threads(threads):
         scaling = RLScaling.from_config(config)
         torch.manual_seed(plan.seed)
+        if plan.backend == "rllib":
+            from .rllib import train_rllib
+
+            return train_rllib(plan, scaling)
         start = time.perf_counter()
         trained = TRAINERS[plan.method.flavour, plan.method.price](plan, scaling)
         return to_solution(plan, scaling, trained, start)

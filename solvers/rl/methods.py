@@ -6,6 +6,10 @@ parameter-shared model, or iterated best response with one model per trader) and
 mechanism (:data:`PRICES`: the clearing drift of MODEL.md §4, or a market agent learned as
 well). Every trader maximises its own ``J_n`` (episode return ``Σ_k r_n,k``, MODEL.md §2),
 so the defaults are undiscounted (``gamma = 1``).
+
+A backend (:data:`BACKENDS`) trains it: Stable-Baselines3 on one process (every method), or
+Ray RLlib PPO over ``num_env_runners`` env runners, each holding one batched ``VectorEnv``
+(:mod:`solvers.rl.rllib`; ``ppo-shared`` at the clearing drift only, :data:`RLLIB_METHOD`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from market_env.device import resolve_device
 
 __all__ = [
     "ALGOS",
+    "BACKENDS",
     "FLAVOURS",
     "METHODS",
     "ON_POLICY",
     "PRICES",
+    "RLLIB_METHOD",
     "LearnerMethod",
     "LearnerPlan",
     "algo_class",
@@ -42,6 +48,8 @@ ALGOS = ("ppo", "a2c", "sac", "td3")
 ON_POLICY = ("ppo", "a2c")
 FLAVOURS = ("shared", "ibr")
 PRICES = ("clearing", "market")
+#: Who trains: Stable-Baselines3 (one process) or Ray RLlib (env runners over the VectorEnv).
+BACKENDS = ("sb3", "rllib")
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU}
 
 
@@ -88,6 +96,10 @@ METHODS: dict[str, LearnerMethod] = {
     "market-game": LearnerMethod("ppo", "shared", "market"),
     "sac-market-game": LearnerMethod("sac", "shared", "market"),
 }
+
+
+#: The one method the RLlib backend trains: PPO, one parameter-shared model, clearing drift.
+RLLIB_METHOD = LearnerMethod("ppo", "shared", "clearing")
 
 
 def algo_class(algo: str) -> type:
@@ -188,6 +200,10 @@ class LearnerPlan:
         algo_kwargs: the caller's overrides of :func:`default_algo_kwargs`.
         calibration_paths: paths of the ``S_0`` estimate at the clearing drift.
         progress: print one line per training phase to stderr.
+        backend: ``"sb3"`` or ``"rllib"`` (:data:`BACKENDS`).
+        num_env_runners: RLlib env runners (processes; 0 = sample in the driver).
+        train_batch_size: RLlib environment steps per PPO iteration (``None``: one episode
+            of every sub-environment of every runner).
     """
 
     config: MarketConfig
@@ -204,6 +220,9 @@ class LearnerPlan:
     algo_kwargs: dict[str, Any]
     calibration_paths: int
     progress: bool
+    backend: str = "sb3"
+    num_env_runners: int = 0
+    train_batch_size: int | None = None
 
     @property
     def uses_rounds(self) -> bool:
@@ -242,6 +261,9 @@ def resolve_plan(
     algo_kwargs: dict[str, Any] | None = None,
     calibration_paths: int = 2000,
     progress: bool = False,
+    backend: str = "sb3",
+    num_env_runners: int | None = None,
+    train_batch_size: int | None = None,
 ) -> LearnerPlan:
     """Check a learner request and fill in its defaults: the one place the options of
     :func:`solvers.rl.train_learners` are documented and checked. Anything a user can get
@@ -276,7 +298,18 @@ def resolve_plan(
         calibration_paths: paths (seed ``seed + 104729``) of the ``S_0`` estimate for the
             clearing price (MODEL.md §2 control variate).
         progress: print one line per training phase to stderr.
+        backend: ``"sb3"`` (default) or ``"rllib"``: Ray RLlib PPO over ``num_env_runners``
+            env runners, each holding one ``VectorEnv`` of ``n_paths × N`` parameter-shared
+            sub-environments (``n_paths`` is then per runner, default the SB3 default split
+            over the runners, so a PPO iteration has SB3's batch); only
+            :data:`RLLIB_METHOD` (``ppo-shared``) and ``policy_kwargs`` keys ``net_arch``,
+            ``activation_fn``, ``log_std_init``; ``algo_kwargs`` override RLlib's
+            ``PPOConfig.training`` options (:func:`solvers.rl.rllib.default_rllib_training`).
+        num_env_runners: RLlib env runners (default 2; 0 samples in the driver process).
+        train_batch_size: RLlib environment steps per PPO iteration (default: one episode of
+            every sub-environment of every runner, ``max(1, runners)·n_paths·N·K``).
     """
+    _check_choice("backend", backend, BACKENDS)
     if method is not None:
         _check_choice("method", method, sorted(METHODS))
         spec = METHODS[method]
@@ -303,6 +336,9 @@ def resolve_plan(
     get_clearing_rule(clearing)
     pk = default_policy_kwargs(chosen.algo) if policy_kwargs is None else dict(policy_kwargs)
     sb3_policy_kwargs(pk)  # an unknown activation fails here, not after a round of training
+    runners = _check_backend(backend, chosen, pk, num_env_runners, train_batch_size)
+    if n_paths is None and runners > 0:
+        B = max(1, B // runners)  # the SB3 default split over the runners: SB3's batch per update
     return LearnerPlan(
         config=config,
         name=chosen.default_name if method is None else method,
@@ -318,4 +354,51 @@ def resolve_plan(
         algo_kwargs=dict(algo_kwargs or {}),
         calibration_paths=int(calibration_paths),
         progress=progress,
+        backend=backend,
+        num_env_runners=runners,
+        train_batch_size=None if train_batch_size is None else int(train_batch_size),
     )
+
+
+def _check_backend(
+    backend: str,
+    method: LearnerMethod,
+    policy_kwargs: dict[str, Any],
+    num_env_runners: int | None,
+    train_batch_size: int | None,
+) -> int:
+    """Check the backend's own options; returns the number of RLlib env runners (0 for SB3)."""
+    if backend == "sb3":
+        given = [
+            name
+            for name, value in (
+                ("num_env_runners", num_env_runners),
+                ("train_batch_size", train_batch_size),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(f"{given} apply to backend='rllib' only, got backend='sb3'")
+        return 0
+    if method != RLLIB_METHOD:
+        raise ValueError(
+            f"backend='rllib' supports algo='ppo', flavour='shared', price='clearing' "
+            f"(method 'ppo-shared'), got algo={method.algo!r}, flavour={method.flavour!r}, "
+            f"price={method.price!r}"
+        )
+    extra = sorted(set(policy_kwargs) - {"net_arch", "activation_fn", "log_std_init"})
+    if extra:
+        raise ValueError(
+            f"policy_kwargs {extra} are not supported with backend='rllib'; allowed: "
+            "['activation_fn', 'log_std_init', 'net_arch']"
+        )
+    runners = 2 if num_env_runners is None else num_env_runners
+    if isinstance(runners, bool) or not isinstance(runners, int) or runners < 0:
+        raise ValueError(f"num_env_runners must be an integer >= 0, got {num_env_runners!r}")
+    if train_batch_size is not None and (
+        isinstance(train_batch_size, bool)
+        or not isinstance(train_batch_size, int)
+        or train_batch_size < 2
+    ):
+        raise ValueError(f"train_batch_size must be an integer >= 2, got {train_batch_size!r}")
+    return runners

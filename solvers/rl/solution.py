@@ -40,7 +40,13 @@ from .envs import (
 )
 from .methods import LearnerMethod, algo_class, default_policy_kwargs, sb3_policy_kwargs
 
-__all__ = ["LearnerSolution", "build_policy", "market_spaces", "trader_spaces"]
+__all__ = [
+    "LearnerSolution",
+    "TraderLearnerSolution",
+    "build_policy",
+    "market_spaces",
+    "trader_spaces",
+]
 
 
 def build_policy(
@@ -76,8 +82,80 @@ def market_spaces(config: MarketConfig) -> tuple[spaces.Box, spaces.Box]:
     )
 
 
+class TraderLearnerSolution(Solution):
+    """What every learner's solution shares (SB3's :class:`LearnerSolution`, RLlib's
+    :class:`~solvers.rl.rllib_solution.RLlibLearnerSolution`): the clearing rule, the fixed
+    scalings of :class:`~solvers.rl.envs.RLScaling`, the clearing drift with the learners'
+    own ``S_0`` (MODEL.md §4, §2), a JSON training record, the device, and the traders'
+    observations of a market state.
+
+    Args:
+        config: the market.
+        scaling: :class:`~solvers.rl.envs.RLScaling` as a dict (default from the config).
+        S0: initial price of the clearing drift (default the frictionless ``(β − γ̄α²s)T``).
+        clearing: quantity-clearing rule of training and rollouts.
+        training: a JSON record of how it was trained.
+        device: where the networks live (``"auto"``: CUDA when available).
+    """
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        *,
+        scaling: dict[str, Any] | None = None,
+        S0: float | None = None,
+        clearing: str = "project",
+        training: dict[str, Any] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__(config)
+        get_clearing_rule(clearing)
+        self.clearing = clearing
+        self.scaling = (
+            RLScaling.from_config(config) if scaling is None else RLScaling.from_dict(scaling)
+        )
+        check_observation_length(config, self.scaling)
+        self._S0 = None if S0 is None else float(S0)
+        self.training = dict(training or {})
+        self.device = resolve_device(device)
+        self._features: dict[tuple[Any, Any], Tensor] = {}
+
+    @property
+    def S0(self) -> float:
+        return self.config.frictionless_S0 if self._S0 is None else self._S0
+
+    def price(self) -> PriceMechanism:
+        """Clearing drift with ``σ = α`` and the learners' ``S_0``."""
+        return ClearingDrift(S0=self.S0)
+
+    def calibrate_S0(self, n_paths: int, seed: int) -> float:
+        """Set the clearing price's ``S_0`` to the martingale control-variate estimate of
+        MODEL.md §2 on ``n_paths`` paths of seed ``seed`` (so ``S_K ≈ 𝔖`` on average), and
+        record them in ``training["S0_calibration"]``. Returns the new ``S_0``."""
+        traj = simulate(self, n_paths, seed=seed)
+        self._S0 = float(S0_control_variate(traj))
+        self.training["S0_calibration"] = {"paths": n_paths, "seed": seed}
+        return self._S0
+
+    def observations(self, state: MarketState) -> Tensor:
+        """Every trader's observation ``[t, W, S, φ, γ_n, ξ_n, e_n]``, shape ``(B, N, 2N+5)``."""
+        key = (state.W.device, state.W.dtype)
+        if key not in self._features:
+            self._features[key] = agent_features(self.config, state.W.dtype, state.W.device)
+        return trader_observations(state, self._features[key])
+
+    def common_params(self) -> dict[str, Any]:
+        """The JSON parameters of this base (``scaling``, ``S0``, ``clearing``, ``training``)."""
+        return {
+            "scaling": self.scaling.to_dict(),
+            "S0": self._S0,
+            "clearing": self.clearing,
+            "training": self.training,
+        }
+
+
 @register_solution
-class LearnerSolution(Solution):
+class LearnerSolution(TraderLearnerSolution):
     """Traders (and possibly a market agent) trained by Stable-Baselines3, as a
     :class:`~market_env.solution.Solution` (module docstring; MODEL.md §1–§2).
 
@@ -118,9 +196,9 @@ class LearnerSolution(Solution):
         training: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        super().__init__(config)
-        get_clearing_rule(clearing)
-        self.clearing = clearing
+        super().__init__(
+            config, scaling=scaling, S0=S0, clearing=clearing, training=training, device=device
+        )
         LearnerMethod(algo, flavour, price)
         self.method = method
         self.algo = algo
@@ -129,13 +207,6 @@ class LearnerSolution(Solution):
         self.policy_kwargs = dict(
             default_policy_kwargs(algo) if policy_kwargs is None else policy_kwargs
         )
-        self.scaling = (
-            RLScaling.from_config(config) if scaling is None else RLScaling.from_dict(scaling)
-        )
-        check_observation_length(config, self.scaling)
-        self._S0 = None if S0 is None else float(S0)
-        self.training = dict(training or {})
-        self.device = resolve_device(device)
         obs_space, act_space = trader_spaces(config)
         n_models = 1 if flavour == "shared" else config.n_agents
         self.trader_policies = [
@@ -150,7 +221,6 @@ class LearnerSolution(Solution):
             self.market_policy = build_policy(algo, m_obs, m_act, self.policy_kwargs, self.device)
             actor = MarketActor(self.scaling, self.scaling.market_maker(config), self.market_policy)
             self._market_price = MarketAgentPrice(actor, config)
-        self._features: dict[tuple[Any, Any], Tensor] = {}
 
     @property
     def label(self) -> str:
@@ -161,34 +231,25 @@ class LearnerSolution(Solution):
     def S0(self) -> float:
         if self._market_price is not None:
             return self._market_price.S0
-        if self._S0 is None:
-            return self.config.frictionless_S0
-        return self._S0
+        return super().S0
 
     def price(self) -> PriceMechanism:
         """Clearing drift with ``σ = α`` and the learners' ``S_0``, or the market agent."""
         if self._market_price is not None:
             return self._market_price
-        return ClearingDrift(S0=self.S0)
+        return super().price()
 
     def calibrate_S0(self, n_paths: int, seed: int) -> float:
-        """Set the clearing price's ``S_0`` to the martingale control-variate estimate of
-        MODEL.md §2 on ``n_paths`` paths of seed ``seed`` (so ``S_K ≈ 𝔖`` on average), and
-        record them in ``training["S0_calibration"]``. Returns the new ``S_0``."""
+        """The base's :meth:`TraderLearnerSolution.calibrate_S0`, for ``price="clearing"``
+        only (the market agent sets its own ``S_0``)."""
         if self._market_price is not None:
             raise ValueError("calibrate_S0 is for price='clearing'; the market agent sets S_0")
-        traj = simulate(self, n_paths, seed=seed)
-        self._S0 = float(S0_control_variate(traj))
-        self.training["S0_calibration"] = {"paths": n_paths, "seed": seed}
-        return self._S0
+        return super().calibrate_S0(n_paths, seed)
 
     def policy(self, state: MarketState) -> Tensor:
         """Rates ``(B, N)``: each trader's deterministic SB3 action on its observation
         ``[t, W, S, φ, γ_n, ξ_n, e_n]`` (batched over paths; one call per model)."""
-        key = (state.W.device, state.W.dtype)
-        if key not in self._features:
-            self._features[key] = agent_features(self.config, state.W.dtype, state.W.device)
-        obs = trader_observations(state, self._features[key])
+        obs = self.observations(state)
         if self.flavour == "shared":
             return self._traders[0](obs)
         return torch.stack([actor(obs[:, n]) for n, actor in enumerate(self._traders)], -1)
@@ -205,10 +266,7 @@ class LearnerSolution(Solution):
             "flavour": self.flavour,
             "price": self.price_mode,
             "policy_kwargs": self.policy_kwargs,
-            "scaling": self.scaling.to_dict(),
-            "S0": self._S0,
-            "clearing": self.clearing,
-            "training": self.training,
+            **self.common_params(),
         }
 
     def state_dict(self) -> dict[str, Tensor]:
