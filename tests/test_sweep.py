@@ -12,7 +12,7 @@ import pytest
 
 from solvers.cli import main
 from solvers.sweep import executor as sweep_executor
-from solvers.sweep import expand_cells, load_spec, parse_spec, run_sweep
+from solvers.sweep import expand_cells, load_spec, parse_spec, quick_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The quick schedule shrunk further (a smoke test of the plumbing, not of convergence).
@@ -240,3 +240,20 @@ def test_sweep_help_loads_no_torch():
     )
     assert out.returncode == 0, out.stderr
     assert '"grid"' in out.stdout and "SPEC is one JSON object" in out.stdout
+
+
+def test_incomplete_result_file_reruns_the_cell(tmp_path):
+    spec = parse_spec(_spec(solvers=["leading-order"]))
+    first = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False)
+    broken = tmp_path / "cells" / first["rows"][0]["id"] / "cell.json"
+    broken.write_text('{"status": "ok", "S0"')  # what a torn write would leave (never ours)
+    again = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False)
+    assert again["ran"] == [first["rows"][0]["id"]] and len(again["skipped"]) == 1
+    assert json.loads(broken.read_text())["S0"] == first["rows"][0]["S0"]
+
+
+def test_quick_option_gives_other_cells():
+    spec = parse_spec(_spec(solvers=["reinforced-gan", "leading-order"]))
+    full, quick = expand_cells(spec), expand_cells(quick_spec(spec))
+    assert quick[0].entry.schedule == "quick" and full[0].entry.schedule == "default"
+    assert quick[0].id != full[0].id and quick[1].id == full[1].id  # analytic: unchanged
