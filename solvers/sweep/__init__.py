@@ -55,36 +55,23 @@ def run_sweep(
     spec: SweepSpec,
     out: str | Path,
     *,
-    serial: bool = False,
-    workers: int | None = None,
-    address: str | None = None,
-    certify: bool = False,
-    threads: int | None = None,
-    retry_failed: bool = False,
-    progress: bool = True,
     plots: bool = True,
     note: str = "",
+    **options: Any,
 ) -> dict[str, Any]:
-    """Run every cell of ``spec`` not yet done in ``out`` (see :func:`run_cells`), then write
-    the table (``sweep.csv``, ``sweep.md``, ``sweep.json``) and the figures into ``out``.
+    """Run every cell of ``spec`` not yet done in ``out``, then write the table
+    (``sweep.csv``, ``sweep.md``, ``sweep.json``) and, with ``plots``, the figures into
+    ``out``; ``note`` heads the Markdown table.
 
+    ``options`` are those of :func:`~solvers.sweep.executor.run_cells` (``serial``,
+    ``workers``, ``address``, ``certify``, ``threads``, ``retry_failed``, ``progress``).
     Returns ``{"rows", "provenance", "files", "ran", "skipped"}``; ``rows`` has one row per
     cell, ``status`` ``"ok"``, ``"not-converged"`` or ``"failed"`` with its ``reason``.
     """
     out = Path(out)
     cells = expand_cells(spec)
     load_start = round(os.getloadavg()[0], 2)
-    run = run_cells(
-        cells,
-        out,
-        serial=serial,
-        workers=workers,
-        address=address,
-        certify=certify,
-        threads=threads,
-        retry_failed=retry_failed,
-        progress=progress,
-    )
+    run = run_cells(cells, out, **options)
     meta = provenance(
         executor=run.executor,
         workers=run.workers,
