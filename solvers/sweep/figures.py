@@ -19,26 +19,41 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _curves(rows: list[dict[str, Any]], field: str, key: str) -> dict[str, dict[str, Any]]:
-    """label of the other values → {x: [model values], "bench": {x: [benchmark values]}}."""
-    curves: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"model": defaultdict(list), "bench": defaultdict(list)}
+def _others(row: dict[str, Any], field: str) -> str:
+    """The row's values of the swept fields other than ``field``, as a label."""
+    parts = []
+    for k in sorted(row):
+        if k.startswith("cfg.") and k != f"cfg.{field}":
+            v = row[k]
+            parts.append(f"{k[4:]}={v:g}" if isinstance(v, (int, float)) else f"{k[4:]}={v}")
+    return ", ".join(parts)
+
+
+def _curves(rows: list[dict[str, Any]], field: str, key: str) -> dict[str, Any]:
+    """``{others: {"model": {solver: {x: [values]}}, "bench": {x: [values]}, "names": set}}``
+    (the benchmark depends on the market only, so one curve per value of the others)."""
+    curves: dict[str, Any] = defaultdict(
+        lambda: {
+            "model": defaultdict(lambda: defaultdict(list)),
+            "bench": defaultdict(list),
+            "names": set(),
+        }
     )
     for r in rows:
         if r["status"] == "failed" or f"cfg.{field}" not in r:
             continue
-        others = [
-            f"{k[4:]}={r[k]:g}" if isinstance(r[k], (int, float)) else f"{k[4:]}={r[k]}"
-            for k in sorted(r)
-            if k.startswith("cfg.") and k != f"cfg.{field}"
-        ]
-        label = ", ".join([r["solver"], *others])
+        c = curves[_others(r, field)]
         x = r[f"cfg.{field}"]
-        curves[label]["model"][x].append(r.get(key))
+        c["model"][r["solver"]][x].append(r.get(key))
         if r.get("benchmark_exists"):
-            curves[label]["bench"][x].append(r.get(f"benchmark_{key}"))
-            curves[label]["bench_name"] = r.get("benchmark")
+            c["bench"][x].append(r.get(f"benchmark_{key}"))
+            c["names"].add(str(r.get("benchmark")))
     return curves
+
+
+def _points(values: dict[Any, list[float]]) -> list[tuple[Any, float]]:
+    pts = sorted((x, _mean(v)) for x, v in values.items())
+    return [(x, y) for x, y in pts if y is not None]
 
 
 def plot_sweep(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> list[Path]:
@@ -58,22 +73,19 @@ def plot_sweep(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> 
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
         for ax, (key, name) in zip(axes, QUANTITIES):
             curves = _curves(rows, field, key)
-            for i, (label, c) in enumerate(sorted(curves.items())):
+            solvers = sorted({name for c in curves.values() for name in c["model"]})
+            for i, (others, c) in enumerate(sorted(curves.items())):
                 colour = f"C{i % 10}"
-                pts = sorted((x, _mean(v)) for x, v in c["model"].items())
-                pts = [(x, y) for x, y in pts if y is not None]
-                if pts:
-                    ax.plot(*zip(*pts), "o-", color=colour, label=label)
-                bench = sorted((x, _mean(v)) for x, v in c["bench"].items())
-                bench = [(x, y) for x, y in bench if y is not None]
+                for j, solver in enumerate(solvers):
+                    pts = _points(c["model"].get(solver, {}))
+                    if pts:
+                        label = ", ".join(t for t in (solver, others) if t)
+                        ax.plot(*zip(*pts), marker="osD^v"[j % 5], color=colour, label=label)
+                bench = _points(c["bench"])
                 if bench:
-                    ax.plot(
-                        *zip(*bench),
-                        "--",
-                        color=colour,
-                        alpha=0.8,
-                        label=f"{c.get('bench_name', 'benchmark')} ({label.split(', ', 1)[-1]})",
-                    )
+                    label = "benchmark: " + " / ".join(sorted(c["names"]))
+                    label += f" ({others})" if others else ""
+                    ax.plot(*zip(*bench), "--", color=colour, alpha=0.8, label=label)
             positive = all(x > 0 for x in xs)
             if positive and len(xs) > 1 and max(xs) / min(xs) >= 20:
                 ax.set_xscale("log")
