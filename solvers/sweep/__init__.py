@@ -70,9 +70,9 @@ def run_sweep(
     """
     out = Path(out)
     cells = expand_cells(spec)
-    load_start = round(os.getloadavg()[0], 2)
+    meta = provenance(note=note)  # the commit and the load when the cells start
     run = run_cells(cells, out, **options)
-    meta = provenance(
+    meta.update(
         executor=run.executor,
         workers=run.workers,
         wall_seconds=round(run.seconds, 2),
@@ -80,9 +80,7 @@ def run_sweep(
         cells_run=len(run.ran),
         cells_skipped=len(run.skipped),
         load_average_end=round(os.getloadavg()[0], 2),
-        note=note,
     )
-    meta["load_average_1min"] = load_start
     files = write_table(out, run.rows, meta, spec.to_dict(), spec.name)
     if plots:
         from .figures import plot_sweep

@@ -70,7 +70,7 @@ def plot_sweep(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> 
         xs = sorted({r[f"cfg.{field}"] for r in rows if f"cfg.{field}" in r}, key=str)
         if not all(isinstance(x, (int, float)) for x in xs):
             continue  # list-valued fields (gamma, xi) have no axis
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), layout="constrained")
         for ax, (key, name) in zip(axes, QUANTITIES):
             curves = _curves(rows, field, key)
             solvers = sorted({name for c in curves.values() for name in c["model"]})
@@ -92,9 +92,9 @@ def plot_sweep(rows: list[dict[str, Any]], out: str | Path, title: str = "") -> 
             ax.set_xlabel(field)
             ax.set_title(name)
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
         fig.suptitle(f"{title}: model (solid) and benchmark (dashed) against {field}")
-        fig.tight_layout()
         path = Path(out) / f"sweep_{field}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
