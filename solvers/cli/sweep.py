@@ -1,8 +1,8 @@
 """``market-eq sweep SPEC.json``: a grid of equilibria, each cell one Ray task of one CPU
 (or ``--serial`` here), one table (CSV, Markdown, JSON) and figures (:mod:`solvers.sweep`).
 
-Only the torch-free spec module loads before the arguments are parsed, so ``--help`` (which
-prints the spec format) needs no torch.
+Only the torch-free spec module (for the epilog: the spec format) loads before the arguments
+are parsed, so ``--help`` needs no torch.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
-
-from solvers.sweep.spec import SPEC_HELP
 
 from .common import (
     EXIT_BAD_INPUT,
@@ -28,6 +26,8 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``market-eq sweep`` on the ``market-eq`` sub-parsers ``sub``."""
+    from solvers.sweep.spec import SPEC_HELP  # torch-free: the spec format, for the epilog
+
     p = sub.add_parser(
         "sweep",
         help="solve a grid of markets (lam, cost_power, ... x seeds x solvers) as Ray tasks",
