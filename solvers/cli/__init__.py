@@ -1,5 +1,6 @@
 """The ``market-eq`` command: ``solve`` (a neural solver), ``evaluate`` (a benchmark or a saved
-run), ``exploit`` (the best-response certificate) and ``compare`` (every method, one table).
+run), ``exploit`` (the best-response certificate), ``compare`` (every method, one table) and
+``sweep`` (a grid of equilibria as Ray tasks).
 ``market-eq --help`` lists them.
 
 A leaf of the layout (DESIGN.md "Floors"): nothing in the library imports it. One module per
@@ -18,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import compare, evaluate, exploit, solve
+from . import compare, evaluate, exploit, solve, sweep
 from .common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CLIError
 
 __all__ = ["build_parser", "main"]
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Market equilibria with trading frictions (see MODEL.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (evaluate, exploit, solve, compare):
+    for command in (evaluate, exploit, solve, compare, sweep):
         command.add_parser(sub)
     return parser
 
