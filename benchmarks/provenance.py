@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,31 +12,9 @@ from typing import Any
 
 import torch
 
+from solvers.provenance import cpu_model, git_commit, load_average
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _git_commit() -> str:
-    try:
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
-        return _git("rev-parse", "--short", "HEAD") + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run_meta(script: str, argv: list[str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -47,12 +24,12 @@ def run_meta(script: str, argv: list[str] | None = None, **extra: Any) -> dict[s
     meta: dict[str, Any] = {
         "command": " ".join(["python", f"benchmarks/{script}", *args]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{_cpu_model()}, {os.cpu_count()} CPUs" + (f", {gpu}" if gpu else ", no GPU"),
+        "machine": f"{cpu_model()}, {os.cpu_count()} CPUs" + (f", {gpu}" if gpu else ", no GPU"),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "commit": _git_commit(),
+        "load_average_1min": load_average(),
+        "commit": git_commit(ROOT),
     }
     meta.update(extra)
     return meta

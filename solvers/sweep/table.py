@@ -9,41 +9,18 @@ import csv
 import io
 import os
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..provenance import cpu_model, git_commit, load_average
 from .cell import METRIC_KEYS, PATH_ERROR_KEYS
 
 __all__ = ["TABLE_FILES", "columns", "format_markdown", "provenance", "write_table"]
 
 #: The files :func:`write_table` writes into the sweep's folder.
 TABLE_FILES = ("sweep.csv", "sweep.md", "sweep.json")
-
-
-def _git_commit(cwd: Path) -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-
-    try:
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return git("rev-parse", "--short", "HEAD") + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _program() -> str:
@@ -57,10 +34,10 @@ def provenance(**extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "command": " ".join([_program(), *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{_cpu_model()}, {os.cpu_count()} CPUs",
+        "machine": f"{cpu_model()}, {os.cpu_count()} CPUs",
         "python": platform.python_version(),
-        "commit": _git_commit(Path(__file__).resolve().parent),
-        "load_average_1min": round(os.getloadavg()[0], 2),
+        "commit": git_commit(),
+        "load_average_1min": load_average(),
     }
     meta.update(extra)
     return meta
