@@ -8,6 +8,8 @@
   solution's own utility (:mod:`.qp` solves the per-path problem, :mod:`.penalty` gives the
   conditional expectations, :mod:`.value` fits ``h``). With ``h = 0`` it is the
   perfect-foresight bound, reported beside it.
+  The penalty of each agent (fitted ``h`` or ``h = 0``) is the one with the smaller bound on
+  the validation paths.
 - **lower** ``L_n``: the gain of an adapted policy: the greedy policy of ``h`` (one Bellman
   step per state) or a trained best response (:func:`solvers.exploitability.train_best_response`),
   whichever is better on validation paths, reported on the evaluation paths and never below
@@ -177,6 +179,7 @@ class Certificate:
     perfect_foresight_gain_per_agent: list[float]
     perfect_foresight_gain_se_per_agent: list[float]
     penalty: str
+    penalty_per_agent: list[str]
     nodes: int
     n_paths: int
     seed: int
@@ -308,6 +311,19 @@ def certify(
         terms = path_terms(solution, traj, value, nodes)
         cand = _candidates(solution, traj, terms, best_response)
         names = list(cand)
+        # which penalty bounds each agent best, chosen on the validation paths (a fitted h
+        # can lose to h = 0 where its fit is poor; choosing on the evaluation paths would
+        # bias the bound down)
+        use_value = torch.zeros(N, dtype=torch.bool)
+        if not value.zero:
+            val_zero = path_terms(solution, val_traj, zero, nodes)
+            v_val = inner_maximum(val_terms, config)[0] - penalised_value(
+                val_terms, val_terms.phi, val_terms.fills, config
+            )
+            v_zero = inner_maximum(val_zero, config)[0] - penalised_value(
+                val_zero, val_zero.phi, val_zero.fills, config
+            )
+            use_value = v_val.mean(0) <= v_zero.mean(0)
         best = torch.stack([val[c].mean(0) for c in names]).argmax(0).tolist()
         lower_raw = torch.stack([cand[names[b]][:, n] for n, b in enumerate(best)], 1)
         own = penalised_value(terms, terms.phi, terms.fills, config)
@@ -318,6 +334,7 @@ def certify(
             zero_terms, zero_terms.phi, zero_terms.fills, config
         )
     utility = penalised_value(zero_terms, terms.phi, terms.fills, config)
+    upper = torch.where(use_value, upper, pf)
     lo, lo_se, _ = _mean_se(lower_raw)
     up, up_se, up_std = _mean_se(upper)
     pf_m, pf_se, _ = _mean_se(pf)
@@ -333,6 +350,7 @@ def certify(
         perfect_foresight_gain_per_agent=pf_m,
         perfect_foresight_gain_se_per_agent=pf_se,
         penalty=penalty,
+        penalty_per_agent=["value" if v else "zero" for v in use_value.tolist()],
         nodes=nodes,
         n_paths=n_paths,
         seed=seed,
