@@ -71,9 +71,7 @@ def rows(sb3_timesteps: int) -> list[tuple[str, str, Any]]:
     ]
 
 
-def run_row(
-    preset: str, label: str, build: Any, args: argparse.Namespace
-) -> dict[str, Any]:
+def run_row(preset: str, label: str, build: Any, args: argparse.Namespace) -> dict[str, Any]:
     config = get_preset(preset)
     start = time.perf_counter()
     solution = build(config)
@@ -83,9 +81,7 @@ def run_row(
     t0 = time.perf_counter()
     br = None
     if args.iterations > 0:
-        br = train_best_response(
-            solution, iterations=args.iterations, train_paths=args.train_paths
-        )
+        br = train_best_response(solution, iterations=args.iterations, train_paths=args.train_paths)
     trained = time.perf_counter() - t0
     cert = certify(
         solution,
@@ -150,6 +146,7 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += ["", "## Per agent", ""]
     for r in result["rows"]:
+        fit = r["value_fit"]
         lines += [
             f"### {r['preset']}: {r['solution']}",
             "",
@@ -157,7 +154,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_fmt(r['inner']['max_residual'])}, certified slack "
             f"{_fmt(r['inner']['max_slack'])}); h fit: relative residual "
             f"{_fmt(r['value_fit'].get('max_relative_fit_residual', 0.0))}, quadrature "
-            f"change with 2J+1 nodes {_fmt(r['value_fit'].get('quadrature_error_vs_2J+1_nodes', 0.0))}; "
+            f"change with 2J+1 nodes {_fmt(fit.get('quadrature_error_vs_2J+1_nodes', 0.0))}; "
             f"wall: build {r['seconds_build']:.0f} s, best response "
             f"{r['seconds_best_response']:.0f} s, certificate {r['seconds_certificate']:.0f} s "
             f"(load {r['load_average_1min']}).",
@@ -203,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{preset}: {label} ...", flush=True)
         row = run_row(preset, label, build, args)
-        print(f"  {row['verdict']}; width/|J| ≤ {max(row['relative_width_per_agent']):.2e}"
-              f" ({row['seconds_certificate']:.0f} s)", flush=True)
+        print(
+            f"  {row['verdict']}; width/|J| ≤ {max(row['relative_width_per_agent']):.2e}"
+            f" ({row['seconds_certificate']:.0f} s)",
+            flush=True,
+        )
         result["rows"].append(row)
         if not args.quick:
             atomic_write_json(RESULTS / "certificate.json", result)

@@ -42,9 +42,11 @@ def test_inner_qp_matches_a_dense_solve():
     res = maximise_quadratic(d, g, x0, lam, dt)
     # brute force: the dense Hessian of f and one linear solve per path
     M, L = K - 1, lam / dt
-    lap = 2 * torch.eye(M, dtype=torch.float64) - torch.diag(
-        torch.ones(M - 1, dtype=torch.float64), 1
-    ) - torch.diag(torch.ones(M - 1, dtype=torch.float64), -1)
+    lap = (
+        2 * torch.eye(M, dtype=torch.float64)
+        - torch.diag(torch.ones(M - 1, dtype=torch.float64), 1)
+        - torch.diag(torch.ones(M - 1, dtype=torch.float64), -1)
+    )
     lap[-1, -1] = 1.0
     H = torch.diag_embed(d) + L * lap
     rhs = g.clone()
@@ -107,10 +109,9 @@ def test_power_costs_inner_solver_is_optimal_and_the_bracket_holds():
     assert cert.inner["max_residual"] < 1e-6
     assert cert.inner["max_slack"] < 1e-10
     assert cert.inner["concave_fraction"] == 1.0
-    for lo, up, se, pf in zip(
+    for lo, up, pf in zip(
         cert.lower_raw_gain_per_agent,
         cert.upper_gain_per_agent,
-        cert.upper_gain_se_per_agent,
         cert.perfect_foresight_gain_per_agent,
     ):
         assert up >= lo - 1e-12
@@ -154,22 +155,59 @@ def test_exploit_bound_cli_json(capsys):
         path = fh.name
     assert (
         main(
-            [*args, path, "--bound", "--paths", "50", "--iterations", "2", "--train-paths",
-             "16", "--fit-paths", "64", "--nodes", "6", "--json", "--no-progress"]
+            [
+                *args,
+                path,
+                "--bound",
+                "--paths",
+                "50",
+                "--iterations",
+                "2",
+                "--train-paths",
+                "16",
+                "--fit-paths",
+                "64",
+                "--nodes",
+                "6",
+                "--json",
+                "--no-progress",
+            ]
         )
         == 0
     )
     out = json.loads(capsys.readouterr().out)
     keys = {
-        "upper_gain_per_agent", "upper_gain_se_per_agent", "penalty", "inner", "verdict",
-        "lower_gain_per_agent", "gain_per_agent", "perfect_foresight_gain_per_agent",
+        "upper_gain_per_agent",
+        "upper_gain_se_per_agent",
+        "penalty",
+        "inner",
+        "verdict",
+        "lower_gain_per_agent",
+        "gain_per_agent",
+        "perfect_foresight_gain_per_agent",
         "best_response",
     }
     assert keys <= set(out)
     assert out["penalty"] == "value" and len(out["upper_gain_per_agent"]) == 2
     assert all(math.isfinite(x) for x in out["upper_gain_per_agent"])
     assert "train_gain_per_step" in out["best_response"]
-    assert main([*args, path, "--bound", "--paths", "20", "--iterations", "0", "--penalty",
-                 "zero", "--fit-paths", "8"]) == 0
+    assert (
+        main(
+            [
+                *args,
+                path,
+                "--bound",
+                "--paths",
+                "20",
+                "--iterations",
+                "0",
+                "--penalty",
+                "zero",
+                "--fit-paths",
+                "8",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "ε-equilibrium with ε =" in text and "upper/|J|" in text

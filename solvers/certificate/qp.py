@@ -191,8 +191,17 @@ def maximise_power(
         # the few paths Newton is slow on (a rate crossing 0, where |u|^q has unbounded
         # curvature): more steps on those paths only
         sub = maximise_power(
-            d[slow], g[slow], x0[slow], lam, q, dt, x[slow],
-            eps_schedule=eps_schedule[-3:], newton_steps=polish_steps, tol=tol, polish=False,
+            d[slow],
+            g[slow],
+            x0[slow],
+            lam,
+            q,
+            dt,
+            x[slow],
+            eps_schedule=eps_schedule[-3:],
+            newton_steps=polish_steps,
+            tol=tol,
+            polish=False,
         )
         x = x.clone()
         x[slow] = sub.x
