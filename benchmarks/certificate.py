@@ -152,7 +152,9 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"{r['verdict']}. Inner solver: {r['inner']['solver']} (residual "
             f"{_fmt(r['inner']['max_residual'])}, certified slack "
-            f"{_fmt(r['inner']['max_slack'])}); h fit: relative residual "
+            f"{_fmt(r['inner']['max_slack'])}, mean {_fmt(r['inner']['mean_slack'])}, "
+            f"{r['inner']['fraction_residual_above_1e-6']:.2%} of paths with residual above "
+            f"1e-6); h fit: relative residual "
             f"{_fmt(r['value_fit'].get('max_relative_fit_residual', 0.0))}, quadrature "
             f"change with 2J+1 nodes {_fmt(fit.get('quadrature_error_vs_2J+1_nodes', 0.0))}; "
             f"wall: build {r['seconds_build']:.0f} s, best response "
@@ -160,8 +162,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"(load {r['load_average_1min']}).",
             "",
             "| agent | J_n | lower | ± s.e. | upper | ± s.e. | per-path std (upper) "
-            "| width/\\|J\\| | perfect foresight | lower from |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| width/\\|J\\| | ± s.e. | perfect foresight | lower from |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for n, u in enumerate(r["utility_per_agent"]):
             lines.append(
@@ -171,6 +173,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {_fmt(r['upper_gain_se_per_agent'][n])} "
                 f"| {_fmt(r['upper_std_per_path_per_agent'][n])} "
                 f"| {_fmt(r['relative_width_per_agent'][n])} "
+                f"| {_fmt(r['width_se_per_agent'][n] / abs(u))} "
                 f"| {_fmt(r['perfect_foresight_gain_per_agent'][n])} "
                 f"| {r['lower_source_per_agent'][n]} |"
             )

@@ -151,6 +151,8 @@ def inner_maximum(terms: PathTerms, config: Any) -> tuple[Tensor, dict[str, Any]
         "solver": "tridiagonal (Thomas) solve" if q == 2.0 else "Newton with ε-continuation",
         "max_residual": float(res.residual.max()),
         "max_slack": float(res.slack.max()),
+        "mean_slack": float(res.slack.mean()),
+        "fraction_residual_above_1e-6": float((res.residual > 1e-6).double().mean()),
         "concave_fraction": float(res.concave.double().mean()),
         "newton_iterations": res.iterations,
     }
@@ -178,6 +180,7 @@ class Certificate:
     upper_std_per_path_per_agent: list[float]
     perfect_foresight_gain_per_agent: list[float]
     perfect_foresight_gain_se_per_agent: list[float]
+    width_se_per_agent: list[float]
     penalty: str
     penalty_per_agent: list[str]
     nodes: int
@@ -338,6 +341,8 @@ def certify(
     lo, lo_se, _ = _mean_se(lower_raw)
     up, up_se, up_std = _mean_se(upper)
     pf_m, pf_se, _ = _mean_se(pf)
+    # the width on common paths (with one penalty for both, >= 0 path by path)
+    _, width_se, _ = _mean_se(upper - lower_raw)
     return Certificate(
         utility_per_agent=utility.mean(0).tolist(),
         lower_gain_per_agent=[max(0.0, x) for x in lo],
@@ -349,6 +354,7 @@ def certify(
         upper_std_per_path_per_agent=up_std,
         perfect_foresight_gain_per_agent=pf_m,
         perfect_foresight_gain_se_per_agent=pf_se,
+        width_se_per_agent=width_se,
         penalty=penalty,
         penalty_per_agent=["value" if v else "zero" for v in use_value.tolist()],
         nodes=nodes,
