@@ -211,3 +211,15 @@ def test_exploit_bound_cli_json(capsys):
     )
     text = capsys.readouterr().out
     assert "ε-equilibrium with ε =" in text and "upper/|J|" in text
+
+
+def test_node_expectations_are_the_same_in_chunks(monkeypatch):
+    from solvers.certificate import penalty
+
+    solution = LeadingOrderSolution(POWER)
+    traj = simulate(solution, 30, seed=5)
+    whole = penalty.NodeExpectation(solution, traj, 6).expected(4)
+    monkeypatch.setattr(penalty, "CHUNK", 7)
+    chunked = penalty.NodeExpectation(solution, traj, 6)
+    assert chunked.chunk == 7
+    assert torch.allclose(chunked.expected(4), whole, rtol=1e-13, atol=1e-15)

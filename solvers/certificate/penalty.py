@@ -26,6 +26,9 @@ from market_env import BatchedMarket, MarketState
 from market_env.rollout import Trajectory
 from market_env.solution import Solution
 
+#: Paths per batch of node evaluations (``CHUNK × J`` states per call of the price).
+CHUNK = 4096
+
 __all__ = ["NodeExpectation", "hermite_nodes", "n_features", "quadrature_check", "state_features"]
 
 
@@ -76,10 +79,10 @@ class NodeExpectation:
         self.quadratic = quadratic
         self.z, self.w = hermite_nodes(n_nodes)
         self.price = solution.price()
-        B = traj.n_paths
+        self.chunk = min(traj.n_paths, CHUNK)
         self.market = BatchedMarket(
             solution.config,
-            B * n_nodes,
+            self.chunk * n_nodes,
             price=self.price,
             dtype=solution.dtype,
             validate=False,
@@ -100,14 +103,21 @@ class NodeExpectation:
 
     def expected(self, k: int) -> Tensor:
         """``E[f(X_{k+1}) | F_k]`` on every path, ``(B, F)`` float64 (``k + 1 < K``)."""
+        B = self.traj.n_paths
+        parts = [
+            self._expected(k, slice(i, min(i + self.chunk, B))) for i in range(0, B, self.chunk)
+        ]
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+    def _expected(self, k: int, paths: slice) -> Tensor:
         t = self.traj
         J = self.z.numel()
         dtype = self.solution.dtype
         dW = math.sqrt(self.dt) * self.z  # (J,)
-        W = (t.W[:, k].double().unsqueeze(1) + dW).reshape(-1)
-        mu, sigma = t.mu[:, k].double(), t.sigma[:, k].double()
-        S = (t.S[:, k].double() + mu * self.dt).unsqueeze(1) + sigma.unsqueeze(1) * dW
-        phi = t.phi[:, k + 1].double().repeat_interleave(J, dim=0)
+        W = (t.W[paths, k].double().unsqueeze(1) + dW).reshape(-1)
+        mu, sigma = t.mu[paths, k].double(), t.sigma[paths, k].double()
+        S = (t.S[paths, k].double() + mu * self.dt).unsqueeze(1) + sigma.unsqueeze(1) * dW
+        phi = t.phi[paths, k + 1].double().repeat_interleave(J, dim=0)
         state = MarketState(
             k=k + 1,
             t=(k + 1) * self.dt,
@@ -118,7 +128,7 @@ class NodeExpectation:
         with torch.no_grad():
             mu_n, sigma_n = self.price(state, self.market)
         feats = state_features(W, phi, mu_n.double(), sigma_n.double(), self.quadratic)
-        feats = feats.reshape(t.n_paths, J, -1)
+        feats = feats.reshape(-1, J, feats.shape[-1])
         return torch.einsum("bjf,j->bf", feats, self.w)
 
 
