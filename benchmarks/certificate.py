@@ -19,6 +19,7 @@ Writes ``benchmarks/results/certificate.json`` and ``certificate.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -112,6 +113,22 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}"
 
 
+def _slack_detail(inner: dict[str, Any]) -> str:
+    """Mean slack and slow paths (absent from results written before they were recorded)."""
+    if "mean_slack" not in inner:
+        return ""
+    return (
+        f", mean {_fmt(inner['mean_slack'])}, {inner['fraction_residual_above_1e-6']:.2%} "
+        "of paths with residual above 1e-6"
+    )
+
+
+def _width_se(row: dict[str, Any], n: int) -> str:
+    if "width_se_per_agent" not in row:
+        return "—"
+    return _fmt(row["width_se_per_agent"][n] / abs(row["utility_per_agent"][n]))
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Two-sided equilibrium certificate (MODEL.md §9)",
@@ -152,10 +169,8 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"{r['verdict']}. Inner solver: {r['inner']['solver']} (residual "
             f"{_fmt(r['inner']['max_residual'])}, certified slack "
-            f"{_fmt(r['inner']['max_slack'])}, mean {_fmt(r['inner']['mean_slack'])}, "
-            f"{r['inner']['fraction_residual_above_1e-6']:.2%} of paths with residual above "
-            f"1e-6); h fit: relative residual "
-            f"{_fmt(r['value_fit'].get('max_relative_fit_residual', 0.0))}, quadrature "
+            f"{_fmt(r['inner']['max_slack'])}{_slack_detail(r['inner'])}); h fit: relative "
+            f"residual {_fmt(fit.get('max_relative_fit_residual', 0.0))}, quadrature "
             f"change with 2J+1 nodes {_fmt(fit.get('quadrature_error_vs_2J+1_nodes', 0.0))}; "
             f"wall: build {r['seconds_build']:.0f} s, best response "
             f"{r['seconds_best_response']:.0f} s, certificate {r['seconds_certificate']:.0f} s "
@@ -173,7 +188,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {_fmt(r['upper_gain_se_per_agent'][n])} "
                 f"| {_fmt(r['upper_std_per_path_per_agent'][n])} "
                 f"| {_fmt(r['relative_width_per_agent'][n])} "
-                f"| {_fmt(r['width_se_per_agent'][n] / abs(u))} "
+                f"| {_width_se(r, n)} "
                 f"| {_fmt(r['perfect_foresight_gain_per_agent'][n])} "
                 f"| {r['lower_source_per_agent'][n]} |"
             )
@@ -192,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sb3-timesteps", type=int, default=40_000)
     p.add_argument("--only", nargs="*", help="substrings of the row labels to run")
     p.add_argument("--quick", action="store_true", help="smoke run: few paths, nothing written")
+    p.add_argument(
+        "--report", action="store_true", help="only rebuild certificate.md from the JSON"
+    )
     args = p.parse_args(argv)
+    if args.report:
+        result = json.loads((RESULTS / "certificate.json").read_text())
+        atomic_write_text(RESULTS / "certificate.md", markdown(result))
+        return 0
     if args.quick:
         args.paths = args.fit_paths = args.paths_power10 = 64
         args.iterations, args.sb3_timesteps = 2, 2000
