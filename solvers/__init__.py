@@ -27,6 +27,8 @@ _EXPORTS = {
     "NeuralSolution": "solvers.neural",
     "ReinforcedGAN": "solvers.neural",
     "exploitability": "solvers.exploitability",
+    "certify": "solvers.certificate",
+    "Certificate": "solvers.certificate",
 }
 
 __all__ = sorted(_EXPORTS)
