@@ -84,6 +84,9 @@ class CompareBudgets:
         backend: who trains the learners: ``"sb3"`` or ``"rllib"``
             (:func:`solvers.rl.train_learners`).
         num_env_runners: RLlib env runners (``None``: the learners' default, 2).
+        bound: also bracket each method's gains from above (the information-relaxation
+            upper bound of MODEL.md §9, :func:`solvers.certificate.certify`) on the same
+            evaluation paths: the columns ``ε / |J_n|`` and ``width / |J_n|``.
     """
 
     timesteps: int = 2_000_000
@@ -98,6 +101,7 @@ class CompareBudgets:
     train_seed: int = 1
     backend: str = "sb3"
     num_env_runners: int | None = None
+    bound: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in ("sb3", "rllib"):
@@ -241,7 +245,40 @@ def evaluate_row(
     except (FloatingPointError, RuntimeError, ValueError) as exc:
         row["exploit_note"] = f"exploitability failed: {exc}"
     row["exploit_seconds"] = time.perf_counter() - start
+    if budgets.bound:
+        row.update(bracket_row(solution, budgets))
     return row, traj
+
+
+def bracket_row(solution: Solution, budgets: CompareBudgets) -> dict[str, Any]:
+    """The two-sided certificate of ``solution`` on the comparison's evaluation paths
+    (MODEL.md §9): ``bracket_*`` keys (lower and upper gains per agent, the largest upper
+    bound and width relative to ``|J_n|``), or ``bracket_note`` when it fails."""
+    from .certificate import certify
+
+    start = time.perf_counter()
+    out: dict[str, Any] = {}
+    try:
+        cert = certify(solution, n_paths=budgets.n_paths, seed=budgets.seed)
+        widths = [
+            (u - lo) / abs(j) if j else None
+            for u, lo, j in zip(
+                cert.upper_gain_per_agent, cert.lower_gain_per_agent, cert.utility_per_agent
+            )
+        ]
+        out.update(
+            bracket_lower_per_agent=cert.lower_gain_per_agent,
+            bracket_upper_per_agent=cert.upper_gain_per_agent,
+            bracket_upper_se_per_agent=cert.upper_gain_se_per_agent,
+            bracket_epsilon=_finite(cert.epsilon),
+            bracket_max_relative_upper=_finite(cert.epsilon_relative),
+            bracket_max_relative_width=max((w for w in widths if w is not None), default=None),
+            bracket_verdict=cert.verdict,
+        )
+    except (FloatingPointError, RuntimeError, ValueError) as exc:
+        out["bracket_note"] = f"certificate failed: {exc}"
+    out["bracket_seconds"] = time.perf_counter() - start
+    return out
 
 
 def run_comparison(
@@ -367,13 +404,18 @@ def format_markdown(result: dict[str, Any]) -> str:
         "| σ path err | μ path err | φ̇ path err | exploit max gain | max gain / \\|J_n\\| "
         "| train s |"
     )
-    lines = [head, "|" + "---|" * 13]
+    bound = any("bracket_seconds" in r for r in result["rows"])
+    if bound:
+        extra = "| ε / \\|J_n\\| (upper) | width / \\|J_n\\| "
+        head = head[: -len("| train s |")] + extra + "| train s |"
+    columns = 15 if bound else 13
+    lines = [head, "|" + "---|" * columns]
     if result.get("benchmark_line"):
         lines.insert(0, result["benchmark_line"] + "\n")
     for r in result["rows"]:
         if "note" in r:
             note = str(r["note"]).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {r['method']} | {note} |" + " |" * 11)
+            lines.append(f"| {r['method']} | {note} |" + " |" * (columns - 2))
             continue
         label = r["method"] if r["method"] != "benchmark" else f"benchmark ({r['solution']})"
         if r.get("backend") == "rllib":
@@ -396,6 +438,14 @@ def format_markdown(result: dict[str, Any]) -> str:
                     _fmt(r["rate_path_rel_err"], ".3f"),
                     _fmt(r.get("exploit_max_gain"), ".3e"),
                     _fmt(r.get("exploit_max_relative_gain"), ".2e"),
+                    *(
+                        [
+                            _fmt(r.get("bracket_max_relative_upper"), ".2e"),
+                            _fmt(r.get("bracket_max_relative_width"), ".2e"),
+                        ]
+                        if bound
+                        else []
+                    ),
                     _fmt(r.get("train_seconds"), ".0f"),
                 ]
             )

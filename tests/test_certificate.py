@@ -3,6 +3,7 @@ Riccati truth, and brackets that hold where the answer is known."""
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -223,3 +224,22 @@ def test_node_expectations_are_the_same_in_chunks(monkeypatch):
     chunked = penalty.NodeExpectation(solution, traj, 6)
     assert chunked.chunk == 7
     assert torch.allclose(chunked.expected(4), whole, rtol=1e-13, atol=1e-15)
+
+
+def test_compare_shows_the_bracket_as_columns():
+    from solvers.compare import CompareBudgets, bracket_row, format_markdown, run_comparison
+
+    budgets = CompareBudgets.quick(bound=True, n_paths=300, exploit_iterations=0)
+    result = run_comparison(QUAD, ["benchmark"], budgets=budgets, device="cpu")
+    (truth,) = result["rows"]
+    # the exact K-step truth: the bracket closes at 0
+    assert abs(truth["bracket_max_relative_upper"]) < 1e-10
+    table = format_markdown(result)
+    assert "ε / \\|J_n\\| (upper)" in table and "width / \\|J_n\\|" in table
+    cells = [len(re.split(r"(?<!\\)\|", line)) for line in table.splitlines()[-3:]]
+    assert cells[0] == cells[2] == 17  # header and row: 15 columns each
+    # the frictionless strategy pays costs it need not: a clearly positive bracket
+    fric = bracket_row(FrictionlessSolution(QUAD), budgets)
+    assert fric["bracket_max_relative_upper"] > 1e-3
+    for lo, up in zip(fric["bracket_lower_per_agent"], fric["bracket_upper_per_agent"]):
+        assert up >= lo

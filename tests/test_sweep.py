@@ -257,3 +257,22 @@ def test_quick_option_gives_other_cells():
     full, quick = expand_cells(spec), expand_cells(quick_spec(spec))
     assert quick[0].entry.schedule == "quick" and full[0].entry.schedule == "default"
     assert quick[0].id != full[0].id and quick[1].id == full[1].id  # analytic: unchanged
+
+
+def test_certify_adds_both_sides_of_the_certificate(tmp_path):
+    # analytic cells are instant: the exact K-step truth is an ε-equilibrium with ε ≈ 0, the
+    # frictionless strategy in a costly market is not (its upper bound is clearly positive)
+    data = _spec(
+        preset="quadratic-10",
+        grid={"lam": [0.1]},
+        solvers=["riccati-discrete", "frictionless"],
+        eval={"paths": 200, "seed": 0, "certify_iterations": 2},
+    )
+    result = run_sweep(
+        parse_spec(data), tmp_path, serial=True, progress=False, plots=False, certify=True
+    )
+    rows = {r["solver"]: r for r in result["rows"]}
+    assert abs(rows["riccati-discrete"]["epsilon_upper"]) < 1e-10
+    assert rows["frictionless"]["epsilon_upper"] > 1e-3
+    assert rows["frictionless"]["exploitability"] is not None
+    assert "ε upper" in (tmp_path / "sweep.md").read_text()

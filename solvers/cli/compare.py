@@ -84,6 +84,12 @@ def add_parser(sub: Any) -> None:
     cp.add_argument("--exploit-iterations", type=int, default=None, help="best-response Adam steps")
     cp.add_argument("--exploit-train-paths", type=positive_int, default=None, help="paths per step")
     cp.add_argument(
+        "--bound",
+        action="store_true",
+        help="also bracket each method's best-response gains from above (information "
+        "relaxation, MODEL.md §9; as market-eq exploit --bound): columns eps/|J_n| and width",
+    )
+    cp.add_argument(
         "--backend",
         choices=("sb3", "rllib"),
         default="sb3",
@@ -126,6 +132,7 @@ def budgets_from_args(args: argparse.Namespace) -> Any:
         train_seed=args.train_seed,
         backend=args.backend,
         num_env_runners=args.num_env_runners,
+        bound=args.bound,
     )
 
 

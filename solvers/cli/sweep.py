@@ -57,7 +57,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--serial", action="store_true", help="run the cells in this process, no Ray")
     p.add_argument(
-        "--certify", action="store_true", help="add each cell's exploitability (best responses)"
+        "--certify",
+        action="store_true",
+        help="add each cell's exploitability (best responses) and the upper side of its "
+        "certificate (eps, information relaxation, MODEL.md §9)",
     )
     p.add_argument(
         "--quick", action="store_true", help="every neural solver on the quick schedule (smoke)"

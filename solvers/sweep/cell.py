@@ -101,7 +101,7 @@ def _solve(cell: Cell, run_dir: Path, certify: bool, threads: int | None) -> dic
     if entry.kind == "neural":
         from solvers.neural import solve
 
-        return solve(
+        result = solve(
             config,
             entry.solver,
             schedule=_schedule(cell),
@@ -116,6 +116,11 @@ def _solve(cell: Cell, run_dir: Path, certify: bool, threads: int | None) -> dic
             certify_iterations=ev["certify_iterations"],
             **entry.options,
         )
+        if certify and result.get("saved", True):
+            from solvers.loading import load_solution
+
+            result["bracket"] = _bracket(load_solution(run_dir), cell)
+        return result
     from solvers.neural.api import compare
     from solvers.threads import torch_threads
 
@@ -137,7 +142,20 @@ def _solve(cell: Cell, run_dir: Path, certify: bool, threads: int | None) -> dic
         solution.save(run_dir, {"training": {"solver": entry.solver, "seed": cell.seed}})
         if certify:
             result["certificate"] = _certificate(solution, cell)
+            result["bracket"] = _bracket(solution, cell)
     return result
+
+
+def _bracket(solution: Any, cell: Cell) -> dict[str, Any]:
+    """The upper side of the two-sided certificate (MODEL.md §9) on the cell's evaluation
+    paths: ``epsilon_relative`` (the largest upper bound over ``|J_n|``), or a ``note``."""
+    from solvers.certificate import certify
+
+    try:
+        cert = certify(solution, n_paths=cell.eval["paths"], seed=cell.eval["seed"])
+    except (FloatingPointError, RuntimeError, ValueError) as exc:
+        return {"note": f"certificate failed: {exc}"}
+    return {"epsilon": cert.epsilon, "epsilon_relative": cert.epsilon_relative}
 
 
 def _row(cell: Cell, result: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -161,6 +179,8 @@ def _row(cell: Cell, result: dict[str, Any], seconds: float) -> dict[str, Any]:
         row[key] = _finite(result.get(key)) if row["benchmark_exists"] else None
     cert = result.get("certificate")
     row["exploitability"] = _finite(cert.get("max_relative_gain")) if cert else None
+    bracket = result.get("bracket") or {}
+    row["epsilon_upper"] = _finite(bracket.get("epsilon_relative"))
     row["train_seconds"] = _finite(result.get("train_seconds"))
     row["cell_seconds"] = seconds
     if any(row[k] is None for k in ("S0", "mu0", "sigma0")) and row["status"] == "ok":

@@ -64,6 +64,7 @@ def columns(rows: list[dict[str, Any]]) -> list[str]:
         "sigma0_rel_err",
         *PATH_ERROR_KEYS,
         "exploitability",
+        "epsilon_upper",
         "train_seconds",
         "cell_seconds",
         "reason",
@@ -110,6 +111,7 @@ def format_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], title: str
         "terminal err",
         "σ path err",
         "exploit.",
+        "ε upper",
         "train s",
     ]
     lines = (
@@ -148,6 +150,7 @@ def format_markdown(rows: list[dict[str, Any]], meta: dict[str, Any], title: str
             _fmt(r.get("terminal_error"), ".2e"),
             "–" if r.get("sigma_path_rel_err") is None else f"{r['sigma_path_rel_err']:.2%}",
             _fmt(r.get("exploitability"), ".2e"),
+            _fmt(r.get("epsilon_upper"), ".2e"),
             _fmt(r.get("train_seconds"), ".1f"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
