@@ -40,6 +40,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from market_env import (
+    EnvOptions,
     MarketConfig,
     MarketMakerPrice,
     MarketMakerSpec,
@@ -276,8 +277,9 @@ class MarketAgentVecEnv(MarketSB3VecEnv):
         traders: an agent policy ``obs (B, N, 2N+5) -> rates (B, N)`` (e.g. a
             :class:`TraderActor`), called without gradients.
         scaling: the learners' :class:`RLScaling`.
-        clearing: quantity-clearing rule.
-        dtype, device, seed: of the market.
+        options: the environment options (:class:`market_env.EnvOptions`: ``clearing``,
+            ``dtype``, ``device``, ``seed``, …; the keywords override it), with the
+            interfaces' one set of defaults.
     """
 
     def __init__(
@@ -287,23 +289,19 @@ class MarketAgentVecEnv(MarketSB3VecEnv):
         traders: Callable[[Tensor], Tensor],
         scaling: RLScaling,
         *,
-        clearing: str = "project",
-        dtype: torch.dtype = torch.float32,
-        device: str | torch.device = "cpu",
-        seed: int | None = None,
+        options: EnvOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         spec = scaling.market_maker(config)
         vector = MarketVectorEnv(
             n_paths,
             config=config,
+            options=options,
             agent="market",
             others=traders,
             market_maker=spec,
-            clearing=clearing,
-            dtype=dtype,
-            device=device,
-            seed=seed,
             autoreset_mode="same_step",
+            **kwargs,
         )
         obs_space = spaces.Box(-np.inf, np.inf, (config.n_agents + 3,), np.float32)
         super().__init__(vector, observation_space=obs_space, action_space=_box(3, 1.0))
