@@ -163,6 +163,7 @@ def point(row: dict[str, Any], bench_sum: float, run: Any, steps_target: float) 
         "mu_path_rel_err": row["mu_path_rel_err"],
         "clearing_error": row["clearing_error"],
         "terminal_error": row["terminal_error"],
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
@@ -185,7 +186,8 @@ def run_curves(args: argparse.Namespace, result: dict[str, Any], out: Path) -> N
         for learner in args.learners:
             torch.manual_seed(args.seed)
             run = start_run(learner, preset, args)
-            curve: dict[str, Any] = {"points": [], "stopped": None}
+            # Each curve keeps the command that made it, so curves from separate runs merge.
+            curve: dict[str, Any] = {"points": [], "stopped": None, "meta": result["meta"]}
             entry["learners"][learner] = curve
             try:
                 for target in checkpoints:

@@ -102,13 +102,33 @@ def test_solution_plays_what_rllib_plays_in_its_env(run):
         ours = sol.unit_actions(torch.as_tensor(obs)).numpy()
         actions = unsquash_action(mean, env.single_action_space)
         np.testing.assert_array_equal(ours, actions[:, 0])
-        obs, reward, *_ = env.step(actions)
+        obs, reward, *_ = env.step(mean)  # raw, as RLlib's runners send it: the env unsquashes
         total += reward / scaling.reward_scale
     env.close()
     traj = simulate(sol, B, seed=5)
     np.testing.assert_allclose(
         total.reshape(B, N), utility_per_path(traj).double().numpy(), rtol=2e-4, atol=1e-6
     )
+
+
+def test_env_unsquash_is_rllibs_bit_for_bit():
+    """The batched unsquash in ScaledVectorEnv gives RLlib's ``unsquash_action`` exactly,
+    including samples far outside ``[−1, 1]`` and values near ``−1`` where rounding bites."""
+    from gymnasium import spaces
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    from solvers.rl.rllib import unsquash_np
+
+    rng = np.random.default_rng(0)
+    a = np.concatenate(
+        [rng.normal(0, 2, 20000), -1 + rng.uniform(0, 1e-3, 5000), rng.uniform(-1e-7, 1e-7, 50)]
+    ).astype(np.float32)[:, None]
+    box = spaces.Box(-1.0, 1.0, (1,), np.float32)
+    expected = unsquash_action(a, box)
+    got = unsquash_np(a)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    assert not np.array_equal(got, np.clip(a, -1, 1))  # the rounding is real, so is the test
 
 
 def test_train_learners_backend_rllib_returns_the_solution(local_ray):

@@ -64,6 +64,7 @@ __all__ = [
     "make_scaled_vector_env",
     "ppo_config",
     "train_rllib",
+    "unsquash_np",
 ]
 
 #: Offset from the run's seed of the ``S_0`` calibration paths (as the SB3 learners').
@@ -76,8 +77,14 @@ RLLIB_ENV_NAME = "market_env_scaled_shared"
 
 class ScaledVectorEnv(VectorWrapper):
     """The market's ``VectorEnv`` in the learners' units (:class:`RLScaling`): observations
-    ``(obs − shift)/scale``, actions in ``Box(−1, 1)`` times ``rate_scale`` (clipped first),
-    rewards times ``reward_scale``. Dynamics untouched."""
+    ``(obs − shift)/scale``, actions in ``Box(−1, 1)`` times ``rate_scale``, rewards times
+    ``reward_scale``. Dynamics untouched.
+
+    Actions arrive as the policy's raw Gaussian samples and are mapped onto ``Box(−1, 1)``
+    here by :func:`~solvers.rl.rllib_solution.unsquash` (RLlib's ``unsquash_action``, same
+    float32 arithmetic, so the same numbers), for the whole batch at once: RLlib's own
+    ``NormalizeAndClipActions`` connector does it sub-environment by sub-environment and took
+    30% of a sampling iteration, so :func:`ppo_config` turns it off."""
 
     def __init__(self, env: VectorEnv, scaling: RLScaling) -> None:
         super().__init__(env)
@@ -103,10 +110,17 @@ class ScaledVectorEnv(VectorWrapper):
         return self._obs(obs), infos
 
     def step(self, actions: Any) -> Any:
-        a = np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0) * self.scaling.rate_scale
+        unit = unsquash_np(np.asarray(actions, dtype=np.float32))
+        a = unit.astype(np.float64) * self.scaling.rate_scale
         obs, rewards, terminated, truncated, infos = self.env.step(a)
         rewards = (rewards * self.scaling.reward_scale).astype(np.float32, copy=False)
         return self._obs(obs), rewards, terminated, truncated, infos
+
+
+def unsquash_np(a: np.ndarray) -> np.ndarray:
+    """:func:`~solvers.rl.rllib_solution.unsquash` on a float32 array: RLlib's
+    ``unsquash_action`` onto ``Box(−1, 1)``, ``clip(−1 + (a + 1), −1, 1)``."""
+    return np.clip(np.float32(-1.0) + (a + np.float32(1.0)), np.float32(-1.0), np.float32(1.0))
 
 
 def make_scaled_vector_env(env_config: dict[str, Any]) -> ScaledVectorEnv:
@@ -179,6 +193,9 @@ def ppo_config(plan: LearnerPlan, scaling: RLScaling) -> Any:
                 "scaling": scaling.to_dict(),
                 "clearing": plan.clearing,
             },
+            # ScaledVectorEnv unsquashes the whole batch itself (see its docstring).
+            normalize_actions=False,
+            clip_actions=False,
         )
         .env_runners(
             num_env_runners=plan.num_env_runners,
