@@ -276,3 +276,57 @@ def test_certify_adds_both_sides_of_the_certificate(tmp_path):
     assert rows["frictionless"]["epsilon_upper"] > 1e-3
     assert rows["frictionless"]["exploitability"] is not None
     assert "ε upper" in (tmp_path / "sweep.md").read_text()
+
+
+def test_certify_on_resume_certifies_done_cells_without_training(tmp_path, monkeypatch):
+    # the certificate is not part of a cell's id: a later --certify run adds it to done cells
+    # from their saved solutions; a cell whose solution is gone keeps its row and says why
+    data = _spec(
+        preset="quadratic-10",
+        grid={"lam": [0.1]},
+        solvers=["riccati-discrete", "frictionless"],
+        eval={"paths": 200, "seed": 0, "certify_iterations": 2},
+    )
+    spec = parse_spec(data)
+    first = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False)
+    assert all(r["exploitability"] is None and not r["certified"] for r in first["rows"])
+    fresh = run_sweep(
+        spec, tmp_path / "fresh", serial=True, progress=False, plots=False, certify=True
+    )
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a done cell was trained again")
+
+    monkeypatch.setattr(sweep_executor, "run_cell", must_not_train)
+    again = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False, certify=True)
+    assert again["ran"] == [] and len(again["certified"]) == 2
+    for before, after, ref in zip(first["rows"], again["rows"], fresh["rows"]):
+        assert after["certified"] and after["S0"] == before["S0"]
+        assert after["exploitability"] == ref["exploitability"]  # same paths, same numbers
+        assert after["epsilon_upper"] == ref["epsilon_upper"]
+        assert json.loads((tmp_path / "cells" / after["id"] / "cell.json").read_text())["certified"]
+    assert "ε upper" in (tmp_path / "sweep.md").read_text()
+    # certified cells are done: nothing runs on the next resume
+    monkeypatch.setattr(sweep_executor, "certify_cell", must_not_train)
+    third = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False, certify=True)
+    assert third["certified"] == [] and len(third["skipped"]) == 2
+
+
+def test_certify_on_resume_without_a_saved_solution_says_why(tmp_path):
+    import shutil
+
+    data = _spec(
+        preset="quadratic-10",
+        grid={"lam": [0.1]},
+        solvers=["frictionless"],
+        eval={"paths": 200, "seed": 0, "certify_iterations": 2},
+    )
+    spec = parse_spec(data)
+    (row,) = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False)["rows"]
+    shutil.rmtree(tmp_path / "cells" / row["id"] / "run")
+    (after,) = run_sweep(spec, tmp_path, serial=True, progress=False, plots=False, certify=True)[
+        "rows"
+    ]
+    assert not after["certified"] and after["exploitability"] is None
+    assert after["certify_note"].startswith("certificate failed:")
+    assert after["S0"] == row["S0"] and after["status"] == row["status"]

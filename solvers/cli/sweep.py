@@ -60,7 +60,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--certify",
         action="store_true",
         help="add each cell's exploitability (best responses) and the upper side of its "
-        "certificate (eps, information relaxation, MODEL.md §9)",
+        "certificate (eps, information relaxation, MODEL.md §9); on a resumed sweep, done "
+        "cells without them are certified from their saved solutions, not trained again",
     )
     p.add_argument(
         "--quick", action="store_true", help="every neural solver on the quick schedule (smoke)"
@@ -109,4 +110,7 @@ def run(args: argparse.Namespace) -> int:
     bad = [r for r in rows if r["status"] != "ok"]
     for r in bad:
         print(f"market-eq sweep: cell {r['id']} {r['status']}: {r['reason']}", file=sys.stderr)
+    for r in rows:
+        if args.certify and r.get("certify_note"):
+            print(f"market-eq sweep: cell {r['id']}: {r['certify_note']}", file=sys.stderr)
     return EXIT_NOT_CONVERGED if bad else 0

@@ -65,8 +65,9 @@ def run_sweep(
 
     ``options`` are those of :func:`~solvers.sweep.executor.run_cells` (``serial``,
     ``workers``, ``address``, ``certify``, ``threads``, ``retry_failed``, ``progress``).
-    Returns ``{"rows", "provenance", "files", "ran", "skipped"}``; ``rows`` has one row per
-    cell, ``status`` ``"ok"``, ``"not-converged"`` or ``"failed"`` with its ``reason``.
+    Returns ``{"rows", "provenance", "files", "ran", "skipped", "certified"}``; ``rows`` has
+    one row per cell, ``status`` ``"ok"``, ``"not-converged"`` or ``"failed"`` with its
+    ``reason``; ``certified`` lists done cells that only got their certificate now.
     """
     out = Path(out)
     cells = expand_cells(spec)
@@ -79,6 +80,7 @@ def run_sweep(
         cells=len(cells),
         cells_run=len(run.ran),
         cells_skipped=len(run.skipped),
+        cells_certified_only=len(run.certified),
         load_average_end=round(os.getloadavg()[0], 2),
     )
     files = write_table(out, run.rows, meta, spec.to_dict(), spec.name)
@@ -92,4 +94,5 @@ def run_sweep(
         "files": [str(f) for f in files],
         "ran": run.ran,
         "skipped": run.skipped,
+        "certified": run.certified,
     }

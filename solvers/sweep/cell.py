@@ -7,6 +7,10 @@ diverges or does not converge gives a result with ``status`` ``"failed"`` or
 ``"not-converged"`` and its ``reason`` (one line), so the sweep's table keeps it as a row.
 ``cell.json`` is written atomically (:func:`market_env.run_folder.atomic_write_json`), last:
 a cell is done exactly when its ``cell.json`` reads back complete (:func:`read_result`).
+
+The certificate (MODEL.md §9) is not part of a cell's id: a done cell without one gets it on a
+later ``certify`` sweep from its saved solution, without training again
+(:func:`certify_cell`; :func:`needs_certificate` says which).
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from typing import Any
 
 from .spec import ANALYTIC_SOLVERS, Cell
 
-__all__ = ["RESULT_FILE", "METRIC_KEYS", "read_result", "run_cell", "failed_result"]
+__all__ = [
+    "RESULT_FILE",
+    "METRIC_KEYS",
+    "certify_cell",
+    "failed_result",
+    "needs_certificate",
+    "read_result",
+    "run_cell",
+]
 
 #: The result file of a cell (its presence, complete, marks the cell done).
 RESULT_FILE = "cell.json"
@@ -181,6 +193,7 @@ def _row(cell: Cell, result: dict[str, Any], seconds: float) -> dict[str, Any]:
     row["exploitability"] = _finite(cert.get("max_relative_gain")) if cert else None
     bracket = result.get("bracket") or {}
     row["epsilon_upper"] = _finite(bracket.get("epsilon_relative"))
+    row["certified"] = cert is not None
     row["train_seconds"] = _finite(result.get("train_seconds"))
     row["cell_seconds"] = seconds
     if any(row[k] is None for k in ("S0", "mu0", "sigma0")) and row["status"] == "ok":
@@ -214,5 +227,53 @@ def run_cell(
         row = failed_result(cell, f"{what}: {one_line(exc)}", time.perf_counter() - start)
     row["worker"] = {"pid": os.getpid(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     row["cell"] = cell.to_dict()
+    atomic_write_json(cell_dir / RESULT_FILE, row, finite=True)
+    return row
+
+
+def needs_certificate(row: dict[str, Any]) -> bool:
+    """Whether a done cell's row lacks the certificate that a ``certify`` sweep adds (a
+    failed cell has no solution to certify)."""
+    return row.get("status") != "failed" and not row.get("certified")
+
+
+def certify_cell(
+    cell: Cell | dict[str, Any],
+    out: str | Path,
+    *,
+    certify: bool = True,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Add both sides of the certificate (MODEL.md §9) to the done cell ``cell`` from the
+    solution saved in its run folder, without training again, and rewrite its ``cell.json``
+    (atomically). A certificate that cannot be computed leaves the row as it was, with
+    ``certify_note`` saying why, so a later ``certify`` sweep tries again. ``certify`` is
+    accepted for the executor's uniform call and must be true."""
+    from market_env.run_folder import atomic_write_json, one_line
+    from solvers.loading import load_solution
+    from solvers.threads import torch_threads
+
+    if not certify:
+        raise ValueError("certify_cell certifies: certify must be True")
+    if isinstance(cell, dict):
+        cell = Cell.from_dict(cell)
+    cell_dir = Path(out) / "cells" / cell.id
+    row = read_result(cell_dir)
+    if row is None:
+        raise FileNotFoundError(f"cell {cell.id} has no complete {RESULT_FILE} in {cell_dir}")
+    start = time.perf_counter()
+    try:
+        with torch_threads(threads):
+            solution = load_solution(cell_dir / "run")
+            cert = _certificate(solution, cell)
+            bracket = _bracket(solution, cell)
+    except Exception as exc:  # noqa: BLE001 - the row keeps its results and says why
+        row["certify_note"] = f"certificate failed: {type(exc).__name__}: {one_line(exc)}"
+    else:
+        row["exploitability"] = _finite(cert.get("max_relative_gain"))
+        row["epsilon_upper"] = _finite(bracket.get("epsilon_relative"))
+        row["certified"] = True
+        row.pop("certify_note", None)
+    row["certify_seconds"] = time.perf_counter() - start
     atomic_write_json(cell_dir / RESULT_FILE, row, finite=True)
     return row

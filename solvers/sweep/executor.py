@@ -9,7 +9,9 @@ torch thread): two cells' OpenMP pools on the same cores otherwise spin against 
 so one progress bar counts cells; at most ``workers`` cells are in flight.
 
 Resume: a cell whose ``cell.json`` reads back complete (:func:`solvers.sweep.cell.
-read_result`) is not run again (``retry_failed`` reruns the failed ones).
+read_result`) is not run again (``retry_failed`` reruns the failed ones). With ``certify``, a
+done cell without a certificate gets one from its saved solution
+(:func:`solvers.sweep.cell.certify_cell`), as a task like any other, without training.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .cell import failed_result, read_result, run_cell
+from .cell import certify_cell, failed_result, needs_certificate, read_result, run_cell
 from .spec import Cell
 
 __all__ = ["INSTALL_HINT", "RayUnavailableError", "SweepRun", "run_cells", "run_ray"]
@@ -37,8 +39,9 @@ class RayUnavailableError(RuntimeError):
 
 
 class SweepRun:
-    """What :func:`run_cells` did: the rows in cell order, which cells ran and which were
-    skipped as done, the wall time and the executor (``"ray"`` or ``"serial"``)."""
+    """What :func:`run_cells` did: the rows in cell order, which cells ran, which were
+    skipped as done, which done cells were only certified, the wall time and the executor
+    (``"ray"`` or ``"serial"``)."""
 
     def __init__(
         self,
@@ -48,9 +51,11 @@ class SweepRun:
         seconds: float,
         executor: str,
         workers: int,
+        certified: list[str] | None = None,
     ) -> None:
         self.rows, self.ran, self.skipped = rows, ran, skipped
         self.seconds, self.executor, self.workers = seconds, executor, workers
+        self.certified = certified or []
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:
@@ -76,6 +81,7 @@ def run_ray(
     certify: bool,
     threads: int | None,
     on_row: Callable[[dict[str, Any]], None],
+    certify_only: frozenset[str] = frozenset(),
 ) -> int:
     """Run ``cells`` as Ray tasks (``num_cpus`` = the cell's threads, at least 1); call
     ``on_row`` with each row as it finishes; return the concurrency used.
@@ -83,7 +89,8 @@ def run_ray(
     ``address`` joins an existing cluster (``ray start --head`` prints it; ``"auto"`` finds a
     local one); otherwise a local Ray is started with ``workers`` CPUs (default: this
     machine's cores) and shut down at the end. A task that dies (a killed worker) is a failed
-    row but writes no ``cell.json``, so a resumed sweep runs it again.
+    row but writes no ``cell.json``, so a resumed sweep runs it again. Cells whose id is in
+    ``certify_only`` are done cells that only get their certificate (:func:`certify_cell`).
     """
     try:
         import ray
@@ -110,15 +117,15 @@ def run_ray(
     try:
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = max(1, min(workers or cluster_cpus // cpus, max(1, cluster_cpus // cpus)))
-        task = ray.remote(run_cell).options(
-            num_cpus=cpus, runtime_env={"env_vars": env}, max_retries=0
-        )
+        options = dict(num_cpus=cpus, runtime_env={"env_vars": env}, max_retries=0)
+        tasks = {fn: ray.remote(fn).options(**options) for fn in (run_cell, certify_cell)}
         pending = list(cells)
         running: dict[Any, Cell] = {}
         while pending or running:
             while pending and len(running) < limit:
                 cell = pending.pop(0)
-                ref = task.remote(cell.to_dict(), str(out), certify=certify, threads=threads)
+                fn = certify_cell if cell.id in certify_only else run_cell
+                ref = tasks[fn].remote(cell.to_dict(), str(out), certify=certify, threads=threads)
                 running[ref] = cell
             ready, _ = ray.wait(list(running), num_returns=1)
             for ref in ready:
@@ -156,13 +163,18 @@ def run_cells(
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
     todo: list[Cell] = []
+    recertify: list[Cell] = []
     for cell in cells:
         done = read_result(out / "cells" / cell.id)
-        if done is not None and not (retry_failed and done["status"] == "failed"):
-            rows[cell.id] = done
-        else:
+        if done is None or (retry_failed and done["status"] == "failed"):
             todo.append(cell)
-    if todo and not serial:
+        elif certify and needs_certificate(done):
+            recertify.append(cell)
+        else:
+            rows[cell.id] = done
+    certify_only = frozenset(c.id for c in recertify)
+    jobs = todo + recertify
+    if jobs and not serial:
         try:
             import ray  # noqa: F401 - fail before the bar, with the install line
         except ImportError:
@@ -175,21 +187,25 @@ def run_cells(
         bar.update(1)
         if row["status"] != "ok":
             bar.write(f"[sweep] {row['id']}: {row['status']}: {row['reason']}", file=sys.stderr)
+        if row.get("certify_note"):
+            bar.write(f"[sweep] {row['id']}: {row['certify_note']}", file=sys.stderr)
 
     try:
-        if serial or not todo:
-            for cell in todo:
-                on_row(run_cell(cell, out, certify=certify, threads=threads))
+        if serial or not jobs:
+            for cell in jobs:
+                fn = certify_cell if cell.id in certify_only else run_cell
+                on_row(fn(cell, out, certify=certify, threads=threads))
             used = 1
         else:
             used = run_ray(
-                todo,
+                jobs,
                 out,
                 workers=workers,
                 address=address,
                 certify=certify,
                 threads=threads,
                 on_row=on_row,
+                certify_only=certify_only,
             )
     finally:
         bar.close()
@@ -197,8 +213,9 @@ def run_cells(
     return SweepRun(
         ordered,
         [c.id for c in todo],
-        [c.id for c in cells if c not in todo],
+        [c.id for c in cells if c not in todo and c not in recertify],
         time.perf_counter() - start,
         "serial" if serial else "ray",
         used,
+        certified=[c.id for c in recertify],
     )
