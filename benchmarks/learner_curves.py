@@ -26,6 +26,12 @@ results say where each stopped and at what rate.
     python benchmarks/learner_curves.py --max-steps 1e7 --budget-s 300
     python benchmarks/learner_curves.py --max-steps 1e8 --budget-s 1e9     # the full curve
     python benchmarks/learner_curves.py --plot-only                         # redraw
+    python benchmarks/learner_curves.py --merge runs/a runs/b   # curves run apart, into one
+
+Curves run in separate processes (say one per preset, at the same time) write to separate
+``--out`` folders; ``--merge`` copies their curves into ``--out`` (a curve replaces the one of
+the same preset and learner), and every curve keeps the command, date, commit and load that
+made it (``meta``), listed under the Markdown table.
 
 Writes ``benchmarks/results/learner_curves.{json,md,png}`` (JSON after every checkpoint).
 """
@@ -221,6 +227,26 @@ def run_curves(args: argparse.Namespace, result: dict[str, Any], out: Path) -> N
             write(result, out)
 
 
+def merge(result: dict[str, Any], folders: list[str]) -> dict[str, Any]:
+    """Copy the curves of the ``learner_curves.json`` in each of ``folders`` into ``result``
+    (a curve replaces the one of the same preset and learner); each keeps its ``meta``."""
+    for folder in folders:
+        path = Path(folder) / "learner_curves.json"
+        if not path.is_file():
+            raise SystemExit(f"learner_curves.py: --merge: no {path}")
+        other = json.loads(path.read_text())
+        for preset, entry in other["presets"].items():
+            target = result["presets"].setdefault(preset, {"learners": {}})
+            for key, value in entry.items():
+                if key != "learners":
+                    target[key] = value
+            for learner, curve in entry["learners"].items():
+                curve.setdefault("meta", other["meta"])
+                curve.setdefault("budgets", other.get("budgets"))
+                target["learners"][learner] = curve
+    return result
+
+
 def fmt(x: Any, spec: str) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
@@ -264,6 +290,15 @@ def markdown(result: dict[str, Any]) -> str:
                 )
             if curve.get("stopped"):
                 lines.append(f"| {learner} | stopped: {curve['stopped']} | | | | | | |")
+    made = [
+        f"- {preset}, {learner}: `{c['meta']['command']}` on {c['meta']['date']}, commit "
+        f"{c['meta']['commit']}, 1-min load {c['meta']['load_average_1min']} at the start"
+        for preset, entry in result["presets"].items()
+        for learner, c in entry["learners"].items()
+        if c.get("meta")
+    ]
+    if made:
+        lines += ["", "Each curve was made by:", "", *made]
     return "\n".join(lines) + "\n"
 
 
@@ -339,12 +374,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument(
+        "--merge", nargs="+", metavar="DIR", help="merge the curves in these result folders"
+    )
+    parser.add_argument(
         "--append", action="store_true", help="keep the presets/learners already in the JSON"
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.plot_only:
         write(json.loads((out / "learner_curves.json").read_text()), out)
+        return 0
+    if args.merge:
+        path = out / "learner_curves.json"
+        result = json.loads(path.read_text()) if path.exists() else {"presets": {}}
+        merge(result, args.merge)
+        result["meta"] = run_meta(
+            "learner_curves.py", argv, env_step="one agent-step of one sub-env"
+        )
+        write(result, out)
         return 0
     torch.set_num_threads(1)
     result: dict[str, Any] = {"presets": {}}
