@@ -84,7 +84,8 @@ class ScaledVectorEnv(VectorWrapper):
     here by :func:`~solvers.rl.rllib_solution.unsquash` (RLlib's ``unsquash_action``, same
     float32 arithmetic, so the same numbers), for the whole batch at once: RLlib's own
     ``NormalizeAndClipActions`` connector does it sub-environment by sub-environment and took
-    30% of a sampling iteration, so :func:`ppo_config` turns it off."""
+    half of the sampling time (``benchmarks/results/rllib_throughput.md``: sampling ran twice
+    as fast without it), so :func:`ppo_config` turns it off."""
 
     def __init__(self, env: VectorEnv, scaling: RLScaling) -> None:
         super().__init__(env)
