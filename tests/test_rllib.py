@@ -131,6 +131,23 @@ def test_env_unsquash_is_rllibs_bit_for_bit():
     assert not np.array_equal(got, np.clip(a, -1, 1))  # the rounding is real, so is the test
 
 
+def test_rllib_gives_back_torchs_determinism_settings(local_ray):
+    """RLlib's seeding turns on torch.use_deterministic_algorithms for the whole process; a
+    closed run leaves the caller's settings as they were (a later CUDA op would raise)."""
+    from solvers.rl.rllib import RLlibPPO, set_torch_global_flags, torch_global_flags
+
+    before = torch_global_flags()
+    try:
+        set_torch_global_flags({**before, "deterministic": False, "cudnn_deterministic": False})
+        with RLlibPPO(resolve_plan(CONFIG, "ppo-shared", **TINY), RLScaling.from_config(CONFIG)):
+            inside = torch_global_flags()
+        after = torch_global_flags()
+    finally:
+        set_torch_global_flags(before)
+    assert inside["deterministic"]  # RLlib's doing, so the test can fail
+    assert not after["deterministic"] and not after["cudnn_deterministic"]
+
+
 def test_train_learners_backend_rllib_returns_the_solution(local_ray):
     sol = train_learners(CONFIG, "ppo-shared", **TINY)
     assert isinstance(sol, RLlibLearnerSolution)

@@ -63,6 +63,8 @@ __all__ = [
     "default_rllib_training",
     "make_scaled_vector_env",
     "ppo_config",
+    "set_torch_global_flags",
+    "torch_global_flags",
     "train_rllib",
     "unsquash_np",
 ]
@@ -237,6 +239,27 @@ def ensure_ray(num_env_runners: int) -> bool:
     return True
 
 
+def torch_global_flags() -> dict[str, bool]:
+    """Torch's process-wide determinism settings, which RLlib's seeding changes."""
+    import torch
+
+    return {
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+    }
+
+
+def set_torch_global_flags(flags: dict[str, bool]) -> None:
+    """Put back settings read by :func:`torch_global_flags`."""
+    import torch
+
+    torch.use_deterministic_algorithms(flags["deterministic"], warn_only=flags["warn_only"])
+    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+
+
 class RLlibPPO:
     """An RLlib PPO run of a plan that can be stopped and read at any environment step count
     (the learning curves use it; :func:`train_rllib` runs it once).
@@ -249,6 +272,9 @@ class RLlibPPO:
         self.plan = plan
         self.scaling = scaling
         self.started_ray = ensure_ray(plan.num_env_runners)
+        # RLlib's seeding turns on torch's deterministic algorithms (and cuDNN's flags) for the
+        # whole process; close() gives the caller's settings back.
+        self._torch_flags = torch_global_flags()
         self.algo = ppo_config(plan, scaling).build_algo()
         self.steps = 0
         self.iterations = 0
@@ -333,10 +359,12 @@ class RLlibPPO:
         }
 
     def close(self) -> None:
-        """Stop the algorithm (its env runners) and the Ray this run started."""
+        """Stop the algorithm (its env runners) and the Ray this run started, and give back
+        torch's determinism settings as they were before the run."""
         import ray
 
         self.algo.stop()
+        set_torch_global_flags(self._torch_flags)
         if self.started_ray:
             ray.shutdown()
 
