@@ -112,12 +112,13 @@ def test_solution_plays_what_rllib_plays_in_its_env(run):
 
 
 def test_env_unsquash_is_rllibs_bit_for_bit():
-    """The batched unsquash in ScaledVectorEnv gives RLlib's ``unsquash_action`` exactly,
-    including samples far outside ``[−1, 1]`` and values near ``−1`` where rounding bites."""
+    """The batched unsquash that ScaledVectorEnv and the saved solution share gives RLlib's
+    ``unsquash_action`` exactly, including samples far outside ``[−1, 1]`` and values near
+    ``−1`` where rounding bites."""
     from gymnasium import spaces
     from ray.rllib.utils.spaces.space_utils import unsquash_action
 
-    from solvers.rl.rllib import unsquash_np
+    from solvers.rl.rllib_solution import unsquash
 
     rng = np.random.default_rng(0)
     a = np.concatenate(
@@ -125,7 +126,7 @@ def test_env_unsquash_is_rllibs_bit_for_bit():
     ).astype(np.float32)[:, None]
     box = spaces.Box(-1.0, 1.0, (1,), np.float32)
     expected = unsquash_action(a, box)
-    got = unsquash_np(a)
+    got = unsquash(torch.from_numpy(a)).numpy()
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, expected)
     assert not np.array_equal(got, np.clip(a, -1, 1))  # the rounding is real, so is the test

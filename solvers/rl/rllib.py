@@ -44,6 +44,7 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+import torch
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
@@ -52,7 +53,7 @@ from market_env.registration import ENV_ID_FOR_WORKERS
 
 from .envs import RLScaling
 from .methods import LearnerPlan
-from .rllib_solution import RLlibLearnerSolution
+from .rllib_solution import RLlibLearnerSolution, unsquash
 
 __all__ = [
     "CALIBRATION_SEED",
@@ -66,7 +67,6 @@ __all__ = [
     "set_torch_global_flags",
     "torch_global_flags",
     "train_rllib",
-    "unsquash_np",
 ]
 
 #: Offset from the run's seed of the ``S_0`` calibration paths (as the SB3 learners').
@@ -113,17 +113,11 @@ class ScaledVectorEnv(VectorWrapper):
         return self._obs(obs), infos
 
     def step(self, actions: Any) -> Any:
-        unit = unsquash_np(np.asarray(actions, dtype=np.float32))
-        a = unit.astype(np.float64) * self.scaling.rate_scale
+        unit = unsquash(torch.from_numpy(np.ascontiguousarray(actions, dtype=np.float32)))
+        a = unit.numpy().astype(np.float64) * self.scaling.rate_scale
         obs, rewards, terminated, truncated, infos = self.env.step(a)
         rewards = (rewards * self.scaling.reward_scale).astype(np.float32, copy=False)
         return self._obs(obs), rewards, terminated, truncated, infos
-
-
-def unsquash_np(a: np.ndarray) -> np.ndarray:
-    """:func:`~solvers.rl.rllib_solution.unsquash` on a float32 array: RLlib's
-    ``unsquash_action`` onto ``Box(−1, 1)``, ``clip(−1 + (a + 1), −1, 1)``."""
-    return np.clip(np.float32(-1.0) + (a + np.float32(1.0)), np.float32(-1.0), np.float32(1.0))
 
 
 def make_scaled_vector_env(env_config: dict[str, Any]) -> ScaledVectorEnv:
